@@ -1,0 +1,45 @@
+# marathon: `make demo` to see the orderings, `make test` to prove them. `make help` lists the rest.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint typecheck check bench lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned lock (idempotent)
+
+demo: $(STAMP) ## Run the main demo on embedded defaults (PostgreSQL, Resend sandbox, trace store)
+	$(BIN)/marathon demo
+
+test: $(STAMP) ## Set up, then run lint, type checks and the whole test suite
+	$(BIN)/ruff check marathon tests
+	$(BIN)/ruff format --check marathon tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check marathon tests
+	$(BIN)/ruff format --check marathon tests
+
+typecheck: $(STAMP) ## mypy --strict on the package
+	$(BIN)/mypy
+
+bench: $(STAMP) ## Timing benchmarks (not part of `make test`)
+	$(BIN)/python -m marathon.bench
+
+lock: ## Re-pin requirements.lock from pyproject.toml (needs network)
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --universal -o requirements.lock
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from marathon.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""The API: `create_app()` wires the strategies, the database, email, tracing and the views."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.logging.config import LoggingConfig
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+from opentelemetry import trace
+from psycopg import Error as DatabaseError
+from resend.exceptions import ResendError
+
+from marathon import email, knobs, registration, tracing
+from marathon.background import Background
+from marathon.db import Database, DuplicateRunner
+from marathon.routes import ROUTES
+from marathon.settings import Settings
+from marathon.strategies import LESSONS, STRATEGIES, Strategy, Work
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+# Plumbing the viewers poll; tracing it would bury the registrations in noise.
+UNTRACED = [
+    "^/api/traces",
+    "^/traces/",
+    "^/api/health",
+    "^/api/info",
+    "^/api/background",
+    "^/api/registrations",
+]
+
+
+def request_knobs(request: Request[Any, Any, State]) -> knobs.Knobs:
+    """The process knobs with this request's `Marathon-Knobs` overrides; 400 if they are bad."""
+    header = request.headers.get(knobs.HEADER)
+    if not header:
+        return knobs.defaults()
+    try:
+        return knobs.defaults().replace(knobs.parse_overrides(header))
+    except knobs.KnobError as e:
+        raise ValidationException(
+            detail=f"Invalid {knobs.HEADER} header",
+            extra=[{"key": knobs.HEADER, "message": str(e), "source": "header"}],
+        ) from None
+
+
+async def read_runner(request: Request[Any, Any, State]) -> registration.Runner:
+    try:
+        body = await request.json()
+    except HTTPException:
+        raise  # e.g. 413 from request_max_body_size
+    except Exception:
+        raise ValidationException(
+            detail="Invalid registration",
+            extra=[{"key": "body", "message": "must be valid JSON", "source": "body"}],
+        ) from None
+    runner = registration.parse(body)
+    if isinstance(runner, list):
+        raise ValidationException(
+            detail="Invalid registration", extra=[e.as_dict() for e in runner]
+        )
+    return runner
+
+
+def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
+    """`POST /api/marathon/<name>`: the same validation and errors around each strategy."""
+
+    @post(
+        f"/api/marathon/{name}",
+        name=name,
+        summary=LESSONS[name],
+        request_max_body_size=registration.MAX_BODY_BYTES,
+    )
+    async def register(request: Request[Any, Any, State], state: State) -> Response[Any]:
+        span = trace.get_current_span()
+        span.set_attribute(tracing.STRATEGY_ATTR, name)
+        request_knobs_ = request_knobs(request)
+        runner = await read_runner(request)
+        span.set_attribute(tracing.RUNNER_ATTR, str(runner.id))
+        with knobs.using(request_knobs_):
+            try:
+                status = await strategy(state.work, runner)
+            except DuplicateRunner:
+                raise HTTPException(
+                    status_code=409, detail="A runner with this email address is registered"
+                ) from None
+            except ResendError as e:
+                raise HTTPException(
+                    status_code=502,
+                    detail="The runner is registered, but the confirmation email failed",
+                    extra={"id": str(runner.id), "email_error": e.error_type},
+                ) from None
+            except DatabaseError:
+                raise HTTPException(status_code=503, detail="The database is unavailable") from None
+        return Response({"id": str(runner.id)}, status_code=status)
+
+    return register
+
+
+@get("/api/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/api/background")
+async def background_status(state: State) -> dict[str, int]:
+    """How much `wait_until` work is in flight (fire-and-forget tasks are not counted: nobody
+    keeps them)."""
+    bg: Background = state.background
+    return {"pending": bg.pending, "started": bg.started, "failed": bg.failed}
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Litestar:
+    """The API. The database URL comes from `database_url`, else `settings.database_url`."""
+    settings = settings or Settings.from_env()
+    url = database_url or settings.database_url
+    if not url:
+        raise ValueError("create_app needs a database URL (DATABASE_URL or database_url=)")
+    # Before any pool exists: the psycopg instrumentor only covers later connections.
+    tracing.setup(settings.service_name, settings.trace_limit)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        email.configure(settings)
+        db = Database(url)
+        await db.open()
+        background = Background()
+        app.state.db, app.state.background = db, background
+        app.state.work = Work(
+            store=db.insert_runner,
+            confirm=email.send_confirmation,
+            wait_until=background.wait_until,
+        )
+        try:
+            yield
+        finally:
+            # Drain before closing the pool: background inserts still need it.
+            report = await background.drain(knobs.defaults().wait_until_grace_s)
+            if report.finished or report.cancelled:
+                log.info("drained: %d finished, %d cancelled", report.finished, report.cancelled)
+            await db.close()
+
+    otel = OpenTelemetryConfig(
+        exclude_spans=["receive", "send"],
+        scope_span_details_extractor=tracing.route_span_details,
+        exclude=UNTRACED,
+    )
+    return Litestar(
+        route_handlers=[
+            *(registration_endpoint(n, s) for n, s in STRATEGIES.items()),
+            health,
+            background_status,
+            *ROUTES,
+        ],
+        lifespan=[lifespan],
+        # Leave the root logger to the command line (Litestar would install its own format).
+        logging_config=LoggingConfig(configure_root_logger=False),
+        plugins=[OpenTelemetryPlugin(otel)],
+        state=State({"settings": settings}),
+    )

@@ -1,0 +1,91 @@
+"""`wait_until`: the Python counterpart of Cloudflare's `ctx.waitUntil`.
+
+Work handed to `wait_until` runs after (or while) the response is sent, and the app answers for it:
+
+- it keeps a strong reference to every task (the event loop only keeps weak ones);
+- the task copies the request's context, so its spans are children of the request span and
+  may end after it, and it sees the request's knobs;
+- a failure is logged with the trace id (the work's own span already records it);
+- shutdown drains pending work for a grace period, then cancels what is left;
+- `pending` says how much work is in flight.
+
+Usage::
+
+    background = Background()
+    background.wait_until(send_confirmation(runner))
+    ...
+    await background.drain(grace_s=30)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+
+from marathon.tracing import scrub
+
+__all__ = ["Background", "DrainReport"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    finished: int
+    cancelled: int
+
+
+class Background:
+    """An app-owned registry of background work."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.started = 0
+        self.failed = 0
+
+    def wait_until(self, *work: Coroutine[Any, Any, Any]) -> None:
+        """Run each coroutine in the background, concurrently, in the current context."""
+        for coro in work:
+            task = asyncio.create_task(coro)  # copies contextvars: trace context and knobs
+            self._tasks.add(task)
+            self.started += 1
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieving it also keeps asyncio from warning "never retrieved"
+        if exc is not None:
+            self.failed += 1
+            trace_id = trace.get_current_span().get_span_context().trace_id
+            log.warning(
+                "background work failed: %s: %s (trace %032x)",
+                type(exc).__name__,
+                scrub(str(exc)),
+                trace_id,
+                extra={"trace_id": f"{trace_id:032x}"},
+            )
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, grace_s: float) -> DrainReport:
+        """Wait up to `grace_s` for pending work, then cancel the rest (its spans say why)."""
+        if not self._tasks:
+            return DrainReport(0, 0)
+        log.info("draining %d background task(s), grace period %g s", len(self._tasks), grace_s)
+        tasks = set(self._tasks)
+        done, late = await asyncio.wait(tasks, timeout=grace_s)
+        for task in late:
+            task.cancel(f"shutdown grace period of {grace_s:g} s ran out")
+        if late:
+            await asyncio.wait(late)
+            log.warning("cancelled %d background task(s) at shutdown", len(late))
+        return DrainReport(finished=len(done), cancelled=len(late))

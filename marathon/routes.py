@@ -1,0 +1,113 @@
+"""Read-only endpoints around the lesson: registration status, traces, and what is configured."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+from litestar import Response, get
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath, FromQuery
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.sdk.trace import ReadableSpan
+
+from marathon import jaeger, knobs, tracing
+from marathon.settings import Settings
+from marathon.strategies import LESSONS, STRATEGIES
+
+__all__ = ["ROUTES"]
+
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+RUNNING_HEADER = "Marathon-Spans-Running"
+
+
+async def email_delivered(settings: Settings, runner_id: uuid.UUID) -> dict[str, Any]:
+    """Ask the sandbox's outbox; with real Resend, delivery is not ours to see (`None`)."""
+    if not settings.uses_sandbox:
+        return {"delivered": None, "email_id": None}
+    with suppress_instrumentation():
+        async with httpx.AsyncClient(timeout=5) as client:
+            r = await client.get(
+                f"{settings.email_api_url}/outbox", params={"idempotency_key": str(runner_id)}
+            )
+    r.raise_for_status()
+    emails = r.json()["data"]
+    return {"delivered": bool(emails), "email_id": emails[0]["id"] if emails else None}
+
+
+@get("/api/registrations/{runner_id:uuid}")
+async def registration_status(state: State, runner_id: FromPath[uuid.UUID]) -> dict[str, Any]:
+    """What really happened to a registration: is the row stored, was the email delivered?"""
+    row = await state.db.get_runner(runner_id)
+    return {
+        "id": str(runner_id),
+        "stored": row is not None,
+        "distance": row["distance"] if row else None,
+        "created_at": row["created_at"].isoformat() if row else None,
+        "email": await email_delivered(state.settings, runner_id),
+    }
+
+
+def _has_strategy(strategy: str | None) -> Any:
+    def where(spans: list[ReadableSpan]) -> bool:
+        values = {(s.attributes or {}).get(tracing.STRATEGY_ATTR) for s in spans}
+        return strategy in values if strategy else bool(values - {None})
+
+    return where
+
+
+@get("/api/traces")
+async def list_traces(
+    strategy: FromQuery[str | None] = None, limit: FromQuery[int] = 20
+) -> dict[str, Any]:
+    """Recent registration traces, newest first, in Jaeger's JSON shape."""
+    if strategy is not None and strategy not in STRATEGIES:
+        raise ValidationException(
+            detail="Unknown strategy",
+            extra=[{"key": "strategy", "message": f"must be one of {', '.join(STRATEGIES)}"}],
+        )
+    ids = tracing.STORE.recent(max(1, min(limit, 200)), _has_strategy(strategy))
+    return jaeger.response([jaeger.trace_from_spans(tracing.STORE.spans(t)) for t in ids])
+
+
+@get("/api/traces/{trace_id:str}")
+async def get_trace(trace_id: FromPath[str]) -> Response[dict[str, Any]]:
+    """One trace in Jaeger's JSON shape; a header says how many of its spans still run."""
+    if not _TRACE_ID.match(trace_id):
+        raise ValidationException(
+            detail="Invalid trace id",
+            extra=[{"key": "trace_id", "message": "must be 32 lowercase hex digits"}],
+        )
+    tid = int(trace_id, 16)
+    spans = tracing.STORE.spans(tid)
+    if not spans:
+        raise NotFoundException(detail=f"trace {trace_id} not found (or no span has ended yet)")
+    return Response(
+        jaeger.response([jaeger.trace_from_spans(spans)]),
+        headers={RUNNING_HEADER: str(tracing.STORE.running(tid))},
+    )
+
+
+@get("/api/info")
+async def info(state: State) -> dict[str, Any]:
+    """What this server is and offers: strategies, email mode, links, knobs in force."""
+    settings: Settings = state.settings
+    current = knobs.defaults().as_dict()
+    return {
+        "service": settings.service_name,
+        "strategies": [
+            {"name": n, "path": f"/api/marathon/{n}", "lesson": LESSONS[n]} for n in STRATEGIES
+        ],
+        "email": {
+            "mode": "sandbox" if settings.uses_sandbox else "resend",
+            "outbox_url": f"{settings.email_api_url}/" if settings.uses_sandbox else None,
+        },
+        "jaeger_ui_url": settings.jaeger_ui_url,
+        "knobs": [{**k, "value": current[k["name"]]} for k in knobs.describe()],
+    }
+
+
+ROUTES = [registration_status, list_traces, get_trace, info]

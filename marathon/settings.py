@@ -1,0 +1,98 @@
+"""Deployment settings, read once from the environment (the demo knobs live in `knobs`).
+
+| variable | default | meaning |
+|---|---|---|
+| `DATABASE_URL` | unset: embedded PostgreSQL | any server, e.g. `postgresql://u:p@host/db` |
+| `MARATHON_DATA_DIR` | `$XDG_DATA_HOME/marathon` | where the embedded PostgreSQL keeps its data |
+| `RESEND_API_KEY` | unset: sandbox | a real key sends real email (unless the sandbox is forced) |
+| `RESEND_API_URL` | unset | the Resend API; unset in sandbox mode: start the embedded sandbox |
+| `MARATHON_EMAIL_SANDBOX` | `auto` | `auto`: sandbox unless a key is set; `1` always; `0` never |
+| `MARATHON_EMAIL_FROM` | `Marathon <registrations@marathon.test>` | the confirmation's sender |
+| `MARATHON_SANDBOX_PORT` | `8025` | port of the embedded sandbox (0: any free port) |
+| `OTEL_SERVICE_NAME` | `marathon-api` | service name in traces |
+| `MARATHON_TRACE_LIMIT` | `200` | how many recent traces the in-process store keeps |
+| `JAEGER_UI_URL` | unset | e.g. `http://localhost:16686`: trace links also point at Jaeger |
+| `JAEGER_QUERY_URL` | unset | where `marathon` reads traces from a real Jaeger |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+__all__ = ["SANDBOX_API_KEY", "Settings"]
+
+# Any key of Resend's shape is accepted by the sandbox; this one says where it came from.
+SANDBOX_API_KEY = "re_sandbox_marathon"
+RESEND_DEFAULT_URL = "https://api.resend.com"
+
+
+def _flag(value: str | None) -> bool | None:
+    if value is None or value.strip().lower() in ("", "auto"):
+        return None
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"MARATHON_EMAIL_SANDBOX must be auto, 1 or 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path.home() / ".local" / "share" / "marathon"
+    resend_api_key: str | None = None
+    resend_api_url: str | None = None
+    email_sandbox: bool | None = None
+    email_from: str = "Marathon <registrations@marathon.test>"
+    sandbox_port: int = 8025
+    service_name: str = "marathon-api"
+    trace_limit: int = 200
+    jaeger_ui_url: str | None = None
+    jaeger_query_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        xdg = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=Path(env.get("MARATHON_DATA_DIR") or Path(xdg) / "marathon"),
+            resend_api_key=env.get("RESEND_API_KEY") or None,
+            resend_api_url=(env.get("RESEND_API_URL") or "").rstrip("/") or None,
+            email_sandbox=_flag(env.get("MARATHON_EMAIL_SANDBOX")),
+            email_from=env.get("MARATHON_EMAIL_FROM") or cls.email_from,
+            sandbox_port=int(env.get("MARATHON_SANDBOX_PORT") or cls.sandbox_port),
+            service_name=env.get("OTEL_SERVICE_NAME") or cls.service_name,
+            trace_limit=int(env.get("MARATHON_TRACE_LIMIT") or cls.trace_limit),
+            jaeger_ui_url=(env.get("JAEGER_UI_URL") or "").rstrip("/") or None,
+            jaeger_query_url=(env.get("JAEGER_QUERY_URL") or "").rstrip("/") or None,
+        )
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """Talk to the sandbox unless a real key is configured and the sandbox is not forced."""
+        if self.email_sandbox is None:
+            return self.resend_api_key is None
+        return self.email_sandbox
+
+    @property
+    def needs_embedded_sandbox(self) -> bool:
+        return self.uses_sandbox and self.resend_api_url is None
+
+    @property
+    def email_api_url(self) -> str:
+        return self.resend_api_url or RESEND_DEFAULT_URL
+
+    @property
+    def email_api_key(self) -> str:
+        if self.uses_sandbox:
+            return self.resend_api_key or SANDBOX_API_KEY
+        if not self.resend_api_key:
+            raise ValueError("MARATHON_EMAIL_SANDBOX=0 needs RESEND_API_KEY")
+        return self.resend_api_key
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,68 @@
+"""The lesson: five endpoints do the same work (store the runner, send the confirmation) and
+differ only in the order they await it. Diff any two functions: only the ordering changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from marathon.registration import Runner
+
+__all__ = ["STRATEGIES", "Strategy", "Work"]
+
+CREATED, ACCEPTED = 201, 202
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a registration does, and how background work is handed over."""
+
+    store: Callable[[Runner], Awaitable[None]]
+    confirm: Callable[[Runner], Coroutine[Any, Any, Any]]
+    wait_until: Callable[..., None]
+
+
+async def sequential(work: Work, runner: Runner) -> int:
+    await work.store(runner)
+    await work.confirm(runner)
+    return CREATED
+
+
+async def fire_and_forget(work: Work, runner: Runner) -> int:
+    await work.store(runner)
+    # The trap: nobody keeps this task (the loop holds only a weak reference, so it can vanish),
+    # nobody awaits it (its exception is never seen), and shutdown cancels it mid-send.
+    asyncio.create_task(work.confirm(runner))  # noqa: RUF006
+    return CREATED
+
+
+async def concurrent(work: Work, runner: Runner) -> int:
+    work.wait_until(work.store(runner), work.confirm(runner))
+    return ACCEPTED
+
+
+async def wait_until(work: Work, runner: Runner) -> int:
+    await work.store(runner)
+    work.wait_until(work.confirm(runner))
+    return CREATED
+
+
+Strategy = Callable[[Work, Runner], Awaitable[int]]
+
+# path segment -> strategy, in the order the lesson tells them
+STRATEGIES: dict[str, Strategy] = {
+    "sequential": sequential,
+    "fire-and-forget": fire_and_forget,
+    "concurrent": concurrent,
+    "wait-until": wait_until,
+}
+
+LESSONS = {
+    "sequential": "await insert, await email, respond: the user waits for both",
+    "fire-and-forget": "await insert, start the email unowned, respond: fast, email may be lost",
+    "concurrent": "respond at once, insert and email in the background: 202, nothing checked",
+    "wait-until": "await insert, hand the email to wait_until, respond: drained on shutdown",
+}

@@ -1,0 +1,71 @@
+"""An in-process store of the most recent traces: the tests' and the built-in views' Jaeger."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+__all__ = ["TraceStore"]
+
+
+class TraceStore(SpanProcessor):
+    """Keeps the finished spans of the last `limit` traces, and counts spans still running.
+
+    A span processor rather than an exporter, so it sees spans start: a trace whose spans have
+    all ended is complete, which is how the demo knows the background work has finished.
+    """
+
+    def __init__(self, limit: int = 200) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._traces: OrderedDict[int, list[ReadableSpan]] = OrderedDict()
+        self._running: defaultdict[int, int] = defaultdict(int)
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        trace_id = span.get_span_context().trace_id
+        with self._lock:
+            self._traces.setdefault(trace_id, [])
+            self._running[trace_id] += 1
+            while len(self._traces) > self.limit:
+                old, _ = self._traces.popitem(last=False)
+                self._running.pop(old, None)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        trace_id = span.context.trace_id if span.context else 0
+        with self._lock:
+            if trace_id in self._traces:
+                self._traces[trace_id].append(span)
+                self._running[trace_id] -= 1
+
+    def spans(self, trace_id: int) -> list[ReadableSpan]:
+        """The finished spans of one trace (in the order they ended)."""
+        with self._lock:
+            return list(self._traces.get(trace_id, ()))
+
+    def running(self, trace_id: int) -> int:
+        """How many spans of the trace have started and not yet ended."""
+        with self._lock:
+            return self._running.get(trace_id, 0)
+
+    def recent(
+        self, limit: int = 20, where: Callable[[list[ReadableSpan]], bool] | None = None
+    ) -> list[int]:
+        """Trace ids, newest first, optionally only those whose spans satisfy `where`."""
+        with self._lock:
+            items = [(tid, list(spans)) for tid, spans in reversed(self._traces.items())]
+        return [tid for tid, spans in items if spans and (where is None or where(spans))][:limit]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._traces.clear()
+            self._running.clear()
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

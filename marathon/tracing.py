@@ -1,0 +1,148 @@
+"""OpenTelemetry set-up: one tracer provider per service, the in-process store, OTLP export.
+
+Exporting follows the standard variables: whenever `OTEL_EXPORTER_OTLP_ENDPOINT` or
+`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set, spans also go out over OTLP/HTTP (protobuf).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from litestar.types import Scope
+from litestar.utils import normalize_path
+from opentelemetry import trace
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.propagators import (
+    TraceResponsePropagator,
+    set_global_response_propagator,
+)
+from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span, Status, StatusCode
+
+from marathon.trace_store import TraceStore
+
+__all__ = [
+    "EMAIL_SPAN",
+    "INSERT_SPAN",
+    "STORE",
+    "provider_for",
+    "route_span_details",
+    "scrub",
+    "setup",
+    "tracer",
+    "work_span",
+]
+
+INSERT_SPAN = "insert runner"
+EMAIL_SPAN = "send confirmation"
+STRATEGY_ATTR = "marathon.strategy"
+RUNNER_ATTR = "marathon.runner_id"
+
+STORE = TraceStore()
+_providers: dict[str, TracerProvider] = {}
+_EMAIL_LIKE = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+")
+
+
+def otlp_enabled() -> bool:
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+
+def _processors() -> list[SpanProcessor]:
+    processors: list[SpanProcessor] = [STORE]
+    if otlp_enabled():
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        processors.append(BatchSpanProcessor(OTLPSpanExporter()))
+    return processors
+
+
+def provider_for(service_name: str) -> TracerProvider:
+    """The tracer provider of one service (the API, or the sandbox when it runs in-process)."""
+    if service_name not in _providers:
+        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+        for processor in _processors():
+            provider.add_span_processor(processor)
+        _providers[service_name] = provider
+    return _providers[service_name]
+
+
+def setup(service_name: str = "marathon-api", store_limit: int | None = None) -> TracerProvider:
+    """Make `service_name` the process's global provider and instrument psycopg and httpx.
+
+    Idempotent. Must run before any database connection or pool exists: the psycopg
+    instrumentor only covers connections created after it.
+    """
+    if store_limit is not None:
+        STORE.limit = store_limit
+    provider = provider_for(service_name)
+    if not PsycopgInstrumentor().is_instrumented_by_opentelemetry:
+        trace.set_tracer_provider(provider)
+        # Query text only (placeholders, never parameter values): no personal data in spans.
+        PsycopgInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
+        HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+        # Every response carries `traceresponse: 00-<trace id>-<span id>-01`.
+        set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
+    return provider
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer("marathon")
+
+
+def route_span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
+    """Name server spans by route template, never by raw path (ids would make names unbounded).
+
+    Litestar's plugin wraps the router, so the route is not resolved yet: ask the router.
+    """
+    method = str(scope.get("method", "")).upper()
+    try:
+        *_, template = scope["litestar_app"].asgi_router.handle_routing(
+            path=normalize_path(scope.get("path", "")), method=method or None
+        )
+    except Exception:
+        return (method or "HTTP"), {}  # unmatched: the semantic conventions' low-cardinality name
+    return f"{method} {template}".strip(), {"http.route": template}
+
+
+def scrub(text: str) -> str:
+    """Redact anything that looks like an email address (defence in depth for error messages)."""
+    return _EMAIL_LIKE.sub("[redacted]", text)
+
+
+def record_error(span: Span, exc: BaseException) -> None:
+    """Mark the span failed; the message is scrubbed, since errors may quote input."""
+    message = scrub(str(exc))[:300]
+    span.add_event(
+        "exception", {"exception.type": type(exc).__name__, "exception.message": message}
+    )
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
+
+
+@contextmanager
+def work_span(name: str, **attributes: Any) -> Iterator[Span]:
+    """A span around one piece of work that says clearly how it ended: ok, failed or cancelled."""
+    with tracer().start_as_current_span(
+        name, attributes=attributes, record_exception=False, set_status_on_exception=False
+    ) as span:
+        try:
+            yield span
+        except asyncio.CancelledError as exc:
+            reason = str(exc) or "the event loop stopped before the work finished"
+            span.add_event("cancelled", {"reason": reason})
+            span.set_attribute("marathon.cancelled", True)
+            span.set_status(Status(StatusCode.ERROR, f"cancelled: {reason}"))
+            raise
+        except Exception as exc:
+            record_error(span, exc)
+            raise

@@ -1,0 +1,66 @@
+"""The commands a learner types: `--help` everywhere, and `marathon demo --once` from cold."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from marathon.cli import build_parser
+from marathon.strategies import STRATEGIES
+
+COMMANDS = ["serve", "demo", "sandbox"]
+
+
+def _run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "marathon", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_top_level_help_lists_commands_knobs_and_settings() -> None:
+    r = _run("--help")
+    assert r.returncode == 0
+    for word in [*COMMANDS, "MARATHON_EMAIL_LATENCY_MS", "DATABASE_URL", "RESEND_API_KEY"]:
+        assert word in r.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    r = _run(command, "--help")
+    assert r.returncode == 0 and f"usage: marathon {command}" in r.stdout
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert command in sub.choices  # type: ignore[operator]
+
+
+def test_a_bad_knob_in_the_environment_stops_with_its_reason() -> None:
+    r = _run("sandbox", "--port", "0", env={"MARATHON_EMAIL_FAILURE_RATE": "2"})
+    assert r.returncode == 2
+    assert "email_failure_rate must be between 0 and 1" in r.stderr
+
+
+def test_demo_once_from_a_cold_start(tmp_path: Path) -> None:
+    """A fresh data folder: initdb, the sandbox, the API, one registration per strategy."""
+    env = {
+        "MARATHON_DATA_DIR": str(tmp_path / "data"),
+        "MARATHON_SANDBOX_PORT": "0",
+        "COLUMNS": "160",
+    }
+    r = _run("demo", "--once", "--port", "0", env=env)
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if any(f" {s} " in line for s in STRATEGIES)]
+    assert len(rows) >= len(STRATEGIES), r.stdout
+    for strategy in STRATEGIES:
+        row = next(line for line in rows if f" {strategy} " in line)
+        assert "yes" in row and "NO" not in row, row
+    assert (tmp_path / "data" / "pgdata" / "PG_VERSION").exists(), "data kept for next time"
