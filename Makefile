@@ -10,11 +10,17 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml
+# The Compose specification's JSON schema, for validating docker-compose.yml without Docker:
+# it ships inside the last docker-compose release on PyPI (only the wheel is fetched).
+COMPOSE_WHEEL_VERSION := 1.29.2
+
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+		--dest $(VENV)/share/wheels docker-compose==$(COMPOSE_WHEEL_VERSION)
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the pinned lock (idempotent)
@@ -38,8 +44,10 @@ typecheck: $(STAMP) ## mypy --strict on the package
 bench: $(STAMP) ## Timing benchmarks (not part of `make test`)
 	$(BIN)/python -m marathon.bench
 
-lock: ## Re-pin requirements.lock from pyproject.toml (needs network)
-	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --universal -o requirements.lock
+lock: ## Re-pin requirements.lock (runtime) and requirements-dev.lock from pyproject.toml
+	$(BIN)/uv pip compile --quiet pyproject.toml --universal -o requirements.lock
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --universal -c requirements.lock \
+		-o requirements-dev.lock
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

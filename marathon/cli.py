@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from marathon import knobs
+from marathon.strategies import STRATEGIES
 
 __all__ = ["main"]
 
@@ -74,6 +76,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
 
+    cmp = sub.add_parser(
+        "compare",
+        help="run every strategy and show the waterfalls on one time axis",
+        description="Register runners with every strategy against a fresh embedded stack (or "
+        "a running server with --url), then print their waterfalls on one shared time axis "
+        "and a table of outcomes. Knob flags apply to these requests only.",
+        epilog=knobs_help(),
+        formatter_class=_formatter,
+    )
+    cmp.add_argument("--url", help="a running marathon API (default: start a fresh embedded stack)")
+    cmp.add_argument(
+        "--repeat", type=int, default=1, metavar="N", help="runs per strategy; medians reported"
+    )
+    cmp.add_argument(
+        "--strategy", action="append", choices=list(STRATEGIES), help="only these (repeatable)"
+    )
+    cmp.add_argument("--db-latency-ms", dest="db_latency_ms", type=float, help="database latency")
+    cmp.add_argument(
+        "--email-latency-ms", dest="email_latency_ms", type=float, help="email API latency"
+    )
+    cmp.add_argument("--email-failure-rate", dest="email_failure_rate", type=float, help="0..1")
+    cmp.add_argument("--knob", action="append", metavar="NAME=VALUE", help="any knob (repeatable)")
+    cmp.add_argument(
+        "--html", metavar="FILE", help="also write the comparison as a self-contained page"
+    )
+    cmp.add_argument("--svg", metavar="FILE", help="also write the waterfalls as SVG")
+    cmp.add_argument("--json", action="store_true", help="print the measurements as JSON instead")
+
+    tr = sub.add_parser(
+        "trace",
+        help="show one trace's waterfall (from the API, Jaeger, or a file)",
+        description="Fetch a trace in Jaeger's JSON shape and draw its waterfall, with the "
+        "moment the response was sent. Reads from a marathon API, a Jaeger query service "
+        "(--jaeger, or JAEGER_QUERY_URL), or a saved JSON file.",
+        formatter_class=_formatter,
+    )
+    tr.add_argument("trace_id", nargs="?", help="32 hex digits (from the traceresponse header)")
+    tr.add_argument(
+        "--url", default="http://127.0.0.1:8000", help="marathon API (default %(default)s)"
+    )
+    tr.add_argument("--jaeger", default=os.environ.get("JAEGER_QUERY_URL"), help="Jaeger query URL")
+    tr.add_argument("--file", help="a saved Jaeger JSON file instead")
+    tr.add_argument("--html", metavar="FILE", help="also write it as a page")
+    tr.add_argument("--svg", metavar="FILE", help="also write it as SVG")
+
     sandbox = sub.add_parser(
         "sandbox",
         help="run the Resend-compatible sandbox alone",
@@ -94,7 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "trace" and not (args.trace_id or args.file):
+        parser.error("trace needs a TRACE_ID or --file")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -106,7 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         knobs.set_defaults(knobs.from_env())
-        return int(getattr(commands, args.command.replace("-", "_"))(args) or 0)
+        command = {"compare": commands.compare_}.get(args.command)
+        return int((command or getattr(commands, args.command))(args) or 0)
     except knobs.KnobError as e:
         log.error("%s", e)
         return 2

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
+from rich.console import Console
 
-from marathon import stack
+from marathon import compare, jaeger, knobs, stack, waterfall
 from marathon.settings import Settings
+from marathon.strategies import STRATEGIES
+from marathon.views import svg as svg_view
+from marathon.views import terminal
 
-__all__ = ["demo", "sandbox", "serve"]
+__all__ = ["compare_", "demo", "sandbox", "serve", "trace"]
 
 log = logging.getLogger("marathon")
 
@@ -46,23 +55,98 @@ def sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo(args: argparse.Namespace) -> int:
-    from marathon import compare
+def _console() -> Console:
+    # Not a terminal (CI, a pipe): still wide enough for the waterfall and the table.
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, 120))
 
+
+def _show(comparison: compare.Comparison, args: argparse.Namespace) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(comparison.as_json(), indent=2))
+    else:
+        console = _console()
+        console.print(compare.render(comparison, width=console.width))
+    if getattr(args, "html", None):
+        Path(args.html).write_text(compare.html(comparison))
+        log.info("wrote %s", args.html)
+    if getattr(args, "svg", None):
+        Path(args.svg).write_text(svg_view.svg(comparison.waterfalls()))
+        log.info("wrote %s", args.svg)
+
+
+def demo(args: argparse.Namespace) -> int:
     _stop_on_sigterm()
     with (
         stack.running(Settings.from_env()) as s,
         compare.api_server(s.settings, args.host, args.port) as api,
     ):
-        compare.run_and_print(api.url, s.settings)
+        comparison = compare.run(api.url)
+        _show(comparison, args)
+        page = s.settings.data_dir / "compare.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(compare.html(comparison))
+        print(f"\nThe same comparison as a page: {page}")
         if args.once:
             return 0
         print(f"\nServing the API on {api.url}  (Ctrl-C to stop)")
         if s.sandbox:
             print(f"Sandbox outbox:   {s.sandbox.url}/")
-        print(f"Recent traces:    {api.url}/api/traces")
+        print(f"Recent traces:    {api.url}/api/traces  (one as a page: {api.url}/traces/<id>)")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
             print("\nstopping: draining background work...")
+    return 0
+
+
+def knobs_header(args: argparse.Namespace) -> str | None:
+    """The `Marathon-Knobs` header from the knob flags; bad values stop here, with the reason."""
+    pairs = list(args.knob or [])
+    for name in ("db_latency_ms", "email_latency_ms", "email_failure_rate"):
+        if getattr(args, name) is not None:
+            pairs.append(f"{name}={getattr(args, name)}")
+    header = ", ".join(pairs)
+    knobs.parse_overrides(header)
+    return header or None
+
+
+@contextmanager
+def _fresh_stack() -> Iterator[str]:
+    """A throwaway embedded stack: its own PostgreSQL in a temporary folder, the sandbox."""
+    with tempfile.TemporaryDirectory(prefix="marathon-") as tmp:
+        settings = Settings.from_env().with_(
+            database_url=None,
+            data_dir=Path(tmp),
+            resend_api_url=None,
+            email_sandbox=True,
+            sandbox_port=0,
+        )
+        with stack.running(settings, ephemeral_db=True) as s, compare.api_server(s.settings) as api:
+            yield api.url
+
+
+def compare_(args: argparse.Namespace) -> int:
+    header = knobs_header(args)
+    strategies = args.strategy or list(STRATEGIES)
+    with nullcontext(args.url.rstrip("/")) if args.url else _fresh_stack() as url:
+        comparison = compare.run(url, strategies, knobs_header=header, repeat=args.repeat)
+    comparison.live = bool(args.url)
+    _show(comparison, args)
+    return 0
+
+
+def trace(args: argparse.Namespace) -> int:
+    if args.file:
+        waterfalls = waterfall.load(args.file)
+    else:
+        source = args.jaeger or args.url
+        waterfalls = [waterfall.from_jaeger(jaeger.fetch(source, args.trace_id))]
+    if args.html:
+        body = svg_view.svg(waterfalls)
+        Path(args.html).write_text(svg_view.html_page(waterfalls[0].title, body))
+    if args.svg:
+        Path(args.svg).write_text(svg_view.svg(waterfalls))
+    console = _console()
+    console.print(terminal.render(waterfalls, width=console.width))
     return 0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from html import escape
 from typing import Any
 
 import httpx
-from litestar import Response, get
+from litestar import MediaType, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
@@ -17,6 +18,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from marathon import jaeger, knobs, tracing
 from marathon.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES
+from marathon.views import svg as svg_view
+from marathon.waterfall import from_jaeger
 
 __all__ = ["ROUTES"]
 
@@ -91,6 +94,31 @@ async def get_trace(trace_id: FromPath[str]) -> Response[dict[str, Any]]:
     )
 
 
+@get("/traces/{trace_id:str}", media_type=MediaType.HTML)
+async def trace_page(state: State, trace_id: FromPath[str]) -> str:
+    """One trace's waterfall as a page; it refreshes itself while spans are still running."""
+    doc = (await get_trace.fn(trace_id=trace_id)).content
+    waterfall = from_jaeger(doc["data"][0])
+    running = tracing.STORE.running(int(trace_id, 16))
+    settings: Settings = state.settings
+    links = [f'<a href="/api/traces/{trace_id}">Jaeger JSON</a> (loads in Jaeger UI)']
+    if settings.jaeger_ui_url:
+        links.append(f'<a href="{escape(settings.jaeger_ui_url)}/trace/{trace_id}">Jaeger</a>')
+    facts = [f"response sent at {waterfall.response_ms or 0:,.0f} ms"]
+    facts.append(f"{len(waterfall.after_response)} span(s) ended after it")
+    if waterfall.failed:
+        facts.append(f"{len(waterfall.failed)} failed or cancelled")
+    if running:
+        facts.append(f"{running} still running (this page refreshes)")
+    body = (
+        f"<p>{' · '.join(facts)}</p><p>{' · '.join(links)}</p>"
+        f"<div class=scroll>{svg_view.svg([waterfall])}</div>"
+    )
+    page = svg_view.html_page(f"{waterfall.title}: trace {trace_id}", body)
+    refresh = '<meta http-equiv="refresh" content="1">' if running else ""
+    return page.replace("<head>", f"<head>{refresh}", 1)
+
+
 @get("/api/info")
 async def info(state: State) -> dict[str, Any]:
     """What this server is and offers: strategies, email mode, links, knobs in force."""
@@ -110,4 +138,4 @@ async def info(state: State) -> dict[str, Any]:
     }
 
 
-ROUTES = [registration_status, list_traces, get_trace, info]
+ROUTES = [registration_status, list_traces, get_trace, trace_page, info]

@@ -12,7 +12,7 @@ import pytest
 from marathon.cli import build_parser
 from marathon.strategies import STRATEGIES
 
-COMMANDS = ["serve", "demo", "sandbox"]
+COMMANDS = ["serve", "demo", "compare", "trace", "sandbox"]
 
 
 def _run(
@@ -64,3 +64,6 @@ def test_demo_once_from_a_cold_start(tmp_path: Path) -> None:
         row = next(line for line in rows if f" {strategy} " in line)
         assert "yes" in row and "NO" not in row, row
     assert (tmp_path / "data" / "pgdata" / "PG_VERSION").exists(), "data kept for next time"
+    assert r.stdout.count("response sent at") == len(STRATEGIES), "one waterfall each"
+    page = tmp_path / "data" / "compare.html"
+    assert f"page: {page}" in r.stdout and "<svg" in page.read_text()

@@ -90,6 +90,8 @@ def served(
     finally:
         proc.terminate()
         proc.wait(30)
+        if proc.stderr and not proc.stderr.closed:
+            proc.stderr.close()
 
 
 def _attrs(span: Span) -> dict[str, Any]:
@@ -156,3 +158,51 @@ async def test_exported_spans_show_the_wait_until_ordering_without_personal_data
     text = "\n".join([stderr, *(repr(s) for s in received)])
     for secret in [email, "fail." + email, "x@@y", *PERSON.values()]:
         assert secret not in text, f"{secret!r} leaked into an exported span or a log line"
+
+
+async def test_exported_spans_match_the_in_process_store_for_every_strategy(
+    receiver: tuple[list[Span], int],
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    """Same spans, same parents, same times over OTLP as in the server's own trace store."""
+    received, _ = receiver
+    url, _ = served
+    async with httpx.AsyncClient(base_url=url) as c:
+        for strategy in ("sequential", "fire-and-forget", "concurrent", "wait-until"):
+            r = await c.post(
+                f"/api/marathon/{strategy}",
+                json=fake.runner(),
+                headers={"Marathon-Knobs": SLOW_EMAIL},
+            )
+            trace_id = r.headers["traceresponse"].split("-")[1]
+            for _ in range(200):
+                stored = await c.get(f"/api/traces/{trace_id}")
+                if stored.headers.get("Marathon-Spans-Running") == "0":
+                    break
+                await asyncio.sleep(0.05)
+            spans = stored.json()["data"][0]["spans"]
+            expected = {
+                s["spanID"]: (
+                    next((ref["spanID"] for ref in s["references"]), None),
+                    s["operationName"],
+                    s["startTime"],
+                    s["startTime"] + s["duration"],
+                )
+                for s in spans
+            }
+            names = {name for _, name, _, _ in expected.values()}
+            exported = await _trace(received, bytes.fromhex(trace_id), names)
+            got = {
+                sp.span_id.hex(): (
+                    sp.parent_span_id.hex() or None,
+                    sp.name,
+                    sp.start_time_unix_nano // 1000,
+                    # the store rounds the duration to µs, not the end
+                    sp.start_time_unix_nano // 1000
+                    + (sp.end_time_unix_nano - sp.start_time_unix_nano) // 1000,
+                )
+                for sp in received
+                if sp.trace_id.hex() == trace_id
+            }
+            assert got == expected, strategy
+            assert len(exported) == len(expected)

@@ -1,0 +1,1 @@
+"""Views of `marathon.waterfall.Waterfall`: the terminal (`terminal`) and SVG/HTML (`svg`)."""

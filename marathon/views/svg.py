@@ -1,0 +1,177 @@
+"""Waterfalls as standalone SVG, and as self-contained HTML pages around it.
+
+Deterministic output (golden files); every mark carries data attributes (`data-span`,
+`data-status`, `data-after-response`, `data-response-ms`) so tests and scripts can read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from marathon.waterfall import Bar, Waterfall
+
+__all__ = ["html_page", "svg"]
+
+LABEL_W, DUR_W, ROW_H, TITLE_H, GAP, PAD = 300, 110, 20, 28, 14, 10
+
+STYLE = """
+.t{font:600 14px system-ui,sans-serif;fill:#111}
+.l{font:13px ui-monospace,monospace;fill:#222}.l.req{font-weight:700}
+.d{font:12px ui-monospace,monospace;fill:#333;text-anchor:end}
+.bar{stroke-width:1}
+.waited{fill:#2e7d32;stroke:#1b5e20}
+.after{fill:url(#after);stroke:#b26a00}
+.error{fill:#d32f2f;stroke:#8e0000}
+.cancelled{fill:#9e9e9e;stroke:#d32f2f;stroke-dasharray:4 2}
+.resp{stroke:#d32f2f;stroke-width:2;stroke-dasharray:5 3}
+.rl{font:600 11px system-ui,sans-serif;fill:#d32f2f}
+.axis{stroke:#999}.grid{stroke:#eee}.tick{font:11px system-ui,sans-serif;fill:#555}
+.legend{font:12px system-ui,sans-serif;fill:#333}
+"""
+
+DEFS = (
+    '<defs><pattern id="after" width="6" height="6" patternUnits="userSpaceOnUse" '
+    'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffe0a3"/>'
+    '<rect width="3" height="6" fill="#f5a623"/></pattern></defs>'
+)
+
+
+LEGEND = [
+    (0, "waited", "the user waited for it"),
+    (190, "after", "ended after the response"),
+    (393, "resp", "response sent"),
+    (530, "error", "failed"),
+    (610, "cancelled", "cancelled"),
+]
+
+
+def _f(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def _bar_class(bar: Bar) -> str:
+    if bar.status != "ok":
+        return bar.status
+    return "after" if bar.after_response else "waited"
+
+
+def _label(bar: Bar, service: str) -> str:
+    name = bar.name if bar.service == service else f"{bar.name} [{bar.service}]"
+    text = name if len(name) <= 38 - bar.depth else name[: 37 - bar.depth] + "…"
+    return text
+
+
+def _tooltip(bar: Bar) -> str:
+    parts = [f"{bar.name} ({bar.service})", f"{bar.start_ms:,.1f} → {bar.end_ms:,.1f} ms"]
+    if bar.after_response:
+        parts.append("ended after the response was sent")
+    if bar.message:
+        parts.append(bar.message)
+    return " · ".join(parts)
+
+
+def svg(waterfalls: Sequence[Waterfall], *, width: int = 980, axis_ms: float | None = None) -> str:
+    """Every waterfall on one shared time axis, one block each, response line in red."""
+    axis = axis_ms or max((w.end_ms for w in waterfalls), default=1.0) or 1.0
+    plot_w = width - LABEL_W - DUR_W - 2 * PAD
+
+    def x(ms: float) -> float:
+        return PAD + LABEL_W + ms / axis * plot_w
+
+    out: list[str] = []
+    y = PAD
+    for w in waterfalls:
+        service = next((b.service for b in w.bars if b.request), "")
+        head = f"{w.title} · trace {w.trace_id}"
+        strategy = escape(w.strategy or "")
+        out.append(f'<g class="waterfall" data-trace="{w.trace_id}" data-strategy="{strategy}">')
+        out.append(f'<text class="t" x="{PAD}" y="{y + 18}">{escape(head)}</text>')
+        top = y + TITLE_H
+        for i, bar in enumerate(w.bars):
+            row_y = top + i * ROW_H
+            left, right = x(bar.start_ms), max(x(bar.end_ms), x(bar.start_ms) + 1.5)
+            label = escape(_label(bar, service))
+            cls = "l req" if bar.request else "l"
+            out.append(
+                f'<text class="{cls}" x="{PAD + 8 * bar.depth}" y="{row_y + 14}">{label}</text>'
+            )
+            out.append(
+                f'<rect class="bar {_bar_class(bar)}" x="{_f(left)}" y="{row_y + 3}" '
+                f'width="{_f(right - left)}" height="{ROW_H - 6}" rx="2" '
+                f'data-span="{escape(bar.name)}" data-status="{bar.status}" '
+                f'data-after-response="{str(bar.after_response).lower()}" '
+                f'data-start-ms="{_f(bar.start_ms)}" data-end-ms="{_f(bar.end_ms)}">'
+                f"<title>{escape(_tooltip(bar))}</title></rect>"
+            )
+            mark = {"error": " ✗", "cancelled": " ⊘"}.get(bar.status, "")
+            out.append(
+                f'<text class="d" x="{width - PAD}" y="{row_y + 14}">'
+                f"{bar.duration_ms:,.0f} ms{mark}</text>"
+            )
+        bottom = top + len(w.bars) * ROW_H
+        if w.response_ms is not None:
+            rx = _f(x(w.response_ms))
+            out.append(
+                f'<line class="resp" x1="{rx}" x2="{rx}" y1="{top - 4}" y2="{bottom + 2}" '
+                f'data-response-ms="{_f(w.response_ms)}"><title>response sent at '
+                f"{w.response_ms:,.1f} ms</title></line>"
+            )
+            # Near the right edge the label goes on the line's left, or it would be cut off.
+            left = w.response_ms / axis > 0.7
+            anchor = ' text-anchor="end"' if left else ""
+            lx = x(w.response_ms) + (-4 if left else 4)
+            out.append(
+                f'<text class="rl" x="{_f(lx)}" y="{top + 1}"{anchor}>'
+                f"response sent · {w.response_ms:,.0f} ms</text>"
+            )
+        out.append("</g>")
+        y = bottom + GAP
+
+    grid = []
+    for t in range(5):
+        gx = _f(x(axis * t / 4))
+        grid.append(f'<line class="grid" x1="{gx}" x2="{gx}" y1="{PAD}" y2="{y}"/>')
+        grid.append(
+            f'<text class="tick" x="{gx}" y="{y + 14}" text-anchor="middle">'
+            f"{axis * t / 4:,.0f} ms</text>"
+        )
+    axis_line = f'<line class="axis" x1="{_f(x(0))}" x2="{_f(x(axis))}" y1="{y}" y2="{y}"/>'
+    legend_y = y + 36
+    items = []
+    for lx, cls, label in LEGEND:
+        mark = (
+            f'<line class="resp" x1="{lx + 7}" x2="{lx + 7}" y1="-12" y2="3"/>'
+            if cls == "resp"
+            else f'<rect class="bar {cls}" x="{lx}" width="14" height="10" y="-9"/>'
+        )
+        items.append(f'{mark}<text x="{lx + 20}">{label}</text>')
+    legend = f'<g class="legend" transform="translate({PAD},{legend_y})">{"".join(items)}</g>'
+
+    height = legend_y + PAD
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="waterfalls" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="Trace waterfalls">'
+        f"<style>{STYLE}</style>{DEFS}{''.join(grid)}{axis_line}{''.join(out)}{legend}</svg>"
+    )
+
+
+PAGE_STYLE = """
+body{font:16px/1.45 system-ui,sans-serif;margin:1.5rem auto;max-width:1040px;padding:0 1rem}
+body{color:#111}
+h1{font-size:1.4rem}table{border-collapse:collapse;margin:1rem 0}
+td,th{padding:.35rem .7rem;text-align:left;border-bottom:1px solid #ddd}
+th{background:#f4f4f4}.no{color:#b00020;font-weight:700}.yes{color:#1b5e20}
+.scroll{overflow-x:auto}code{font-size:.9em}
+"""
+
+
+def html_page(title: str, body: str) -> str:
+    """A self-contained page: no scripts, no external assets."""
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{PAGE_STYLE}</style></head>"
+        f"<body><h1>{escape(title)}</h1>{body}</body></html>"
+    )

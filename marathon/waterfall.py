@@ -1,0 +1,166 @@
+"""The waterfall of one trace, as data: bars on a time axis and the moment the response was sent.
+
+Built from the Jaeger JSON shape (`marathon.jaeger`), so it reads traces from this app, from a
+file saved out of Jaeger UI, or from a real Jaeger's query API alike. The views
+(`marathon.views.terminal`, `marathon.views.svg`, `Waterfall.rows()` for notebooks) only lay it out.
+
+Usage::
+
+    doc = json.loads(Path("trace.json").read_text())
+    [waterfall] = parse(doc)
+    waterfall.response_ms                     # when the user got the answer
+    [b.name for b in waterfall.after_response]  # work the user did not wait for
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["Bar", "Waterfall", "from_jaeger", "load", "parse"]
+
+Status = Literal["ok", "error", "cancelled"]
+STRATEGY_TAG = "marathon.strategy"
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One span, with times in milliseconds from the start of its trace."""
+
+    span_id: str
+    parent_id: str | None
+    name: str
+    service: str
+    kind: str
+    depth: int
+    start_ms: float
+    end_ms: float
+    status: Status
+    message: str | None
+    after_response: bool  # ended after the response was sent: nobody waited for it
+    request: bool  # the request span whose end is the response
+
+    @property
+    def duration_ms(self) -> float:
+        return self.end_ms - self.start_ms
+
+
+@dataclass(frozen=True)
+class Waterfall:
+    trace_id: str
+    strategy: str | None
+    bars: tuple[Bar, ...]  # depth first; siblings by start time
+    response_ms: float | None  # the request span's end: when the response was sent
+
+    @property
+    def title(self) -> str:
+        return self.strategy or (self.bars[0].name if self.bars else self.trace_id)
+
+    @property
+    def end_ms(self) -> float:
+        return max((b.end_ms for b in self.bars), default=0.0)
+
+    @property
+    def after_response(self) -> list[Bar]:
+        return [b for b in self.bars if b.after_response]
+
+    @property
+    def failed(self) -> list[Bar]:
+        return [b for b in self.bars if b.status != "ok"]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per span: ready for a DataFrame or a plotting library."""
+        return [
+            {
+                "trace_id": self.trace_id,
+                "strategy": self.strategy,
+                "response_ms": self.response_ms,
+                **asdict(b),
+                "duration_ms": b.duration_ms,
+            }
+            for b in self.bars
+        ]
+
+
+def _status(tags: dict[str, Any]) -> tuple[Status, str | None]:
+    if tags.get("otel.status_code") != "ERROR" and tags.get("error") is not True:
+        return "ok", None
+    message = tags.get("otel.status_description")
+    cancelled = isinstance(message, str) and message.startswith("cancelled")
+    return ("cancelled" if cancelled else "error"), message
+
+
+def from_jaeger(trace: dict[str, Any]) -> Waterfall:
+    """A waterfall from one Jaeger trace object (`{"traceID", "spans", "processes"}`)."""
+    processes = trace.get("processes") or {}
+    spans = trace["spans"]
+    if not spans:
+        return Waterfall(trace["traceID"], None, (), None)
+    ids = {s["spanID"] for s in spans}
+    origin = min(s["startTime"] for s in spans)
+    tags_of = {s["spanID"]: {t["key"]: t["value"] for t in s.get("tags", [])} for s in spans}
+
+    def parent(span: dict[str, Any]) -> str | None:
+        for ref in span.get("references") or []:
+            if ref["refType"] == "CHILD_OF" and ref["spanID"] in ids:
+                return str(ref["spanID"])
+        return None
+
+    # The request span: the one our app tags with the strategy, else the first server root.
+    request = next((s for s in spans if STRATEGY_TAG in tags_of[s["spanID"]]), None)
+    if request is None:
+        roots = [s for s in spans if parent(s) is None]
+        servers = [s for s in roots if tags_of[s["spanID"]].get("span.kind") == "server"]
+        request = min(servers or roots, key=lambda s: s["startTime"])
+    response_us = request["startTime"] + request["duration"] - origin
+
+    children: defaultdict[str | None, list[dict[str, Any]]] = defaultdict(list)
+    for span in spans:
+        children[parent(span)].append(span)
+    bars: list[Bar] = []
+
+    def walk(span: dict[str, Any], depth: int) -> None:
+        tags = tags_of[span["spanID"]]
+        status, message = _status(tags)
+        start_us, end_us = span["startTime"] - origin, span["startTime"] + span["duration"] - origin
+        bars.append(
+            Bar(
+                span_id=span["spanID"],
+                parent_id=parent(span),
+                name=span["operationName"],
+                service=processes.get(span.get("processID"), {}).get("serviceName", "?"),
+                kind=str(tags.get("span.kind", "internal")),
+                depth=depth,
+                start_ms=start_us / 1000,
+                end_ms=end_us / 1000,
+                status=status,
+                message=message,
+                after_response=end_us > response_us,
+                request=span is request,
+            )
+        )
+        for child in sorted(children[span["spanID"]], key=lambda s: (s["startTime"], s["spanID"])):
+            walk(child, depth + 1)
+
+    for root in sorted(children[None], key=lambda s: (s["startTime"], s["spanID"])):
+        walk(root, 0)
+    strategy = tags_of[request["spanID"]].get(STRATEGY_TAG)
+    return Waterfall(trace["traceID"], strategy, tuple(bars), response_us / 1000)
+
+
+def parse(doc: dict[str, Any] | list[Any]) -> list[Waterfall]:
+    """Waterfalls from Jaeger's envelope (`{"data": [...]}`), a list, or one trace object."""
+    if isinstance(doc, dict) and "data" in doc:
+        traces = doc["data"] or []
+    elif isinstance(doc, dict):
+        traces = [doc]
+    else:
+        traces = doc
+    return [from_jaeger(t) for t in traces]
+
+
+def load(path: str | Path) -> list[Waterfall]:
+    return parse(json.loads(Path(path).read_text()))

@@ -1,0 +1,60 @@
+"""`marathon compare` on a fresh embedded stack: the orderings of the core issue, from outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from marathon.waterfall import from_jaeger
+
+
+def test_compare_json_reports_the_orderings(tmp_path: Path) -> None:
+    page = tmp_path / "compare.html"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "marathon",
+            "compare",
+            "--json",
+            "--email-latency-ms",
+            "300",
+            "--db-latency-ms",
+            "20",
+            "--knob",
+            "email_latency_spread=0",
+            "--html",
+            str(page),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MARATHON_SANDBOX_PORT": "0"},
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert "email_latency_ms=300" in out["knobs"]
+    s = {row["strategy"]: row for row in out["strategies"]}
+    assert list(s) == ["sequential", "fire-and-forget", "concurrent", "wait-until"]
+
+    assert s["sequential"]["client_ms"] >= 300 and s["sequential"]["server_ms"] >= 300
+    for name in ("fire-and-forget", "concurrent", "wait-until"):
+        assert s[name]["client_ms"] < 150, (name, s[name]["client_ms"])
+        assert s[name]["settled_ms"] >= 300, "the email still took its time, after the response"
+    for row in s.values():
+        assert row["stored"] is True and row["delivered"] is True and row["error"] is None
+    assert s["concurrent"]["status"] == 202
+
+    # The same relations, read from the trace each strategy recorded.
+    w = {name: from_jaeger(row["trace"]) for name, row in s.items()}
+    after = {name: {b.name for b in wf.after_response} for name, wf in w.items()}
+    assert after["sequential"] == set()
+    assert "send confirmation" in after["fire-and-forget"]
+    assert "insert runner" not in after["fire-and-forget"]
+    assert {"insert runner", "send confirmation"} <= after["concurrent"]
+    assert "send confirmation" in after["wait-until"] and "insert runner" not in after["wait-until"]
+    html = page.read_text()
+    assert html.count('<g class="waterfall"') == 4 and html.count('class="resp"') >= 4

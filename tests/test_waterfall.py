@@ -1,0 +1,134 @@
+"""The waterfall model and its views, on a fixed trace in Jaeger's JSON shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from marathon.views import svg as svg_view
+from marathon.views import terminal
+from marathon.waterfall import Waterfall, load, parse
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOLDEN = Path(__file__).parent / "golden"
+# MARATHON_UPDATE_GOLDEN=1 pytest tests/test_waterfall.py rewrites the golden files.
+UPDATE = os.environ.get("MARATHON_UPDATE_GOLDEN") == "1"
+
+
+@pytest.fixture
+def fixed() -> Waterfall:
+    [w] = load(FIXTURES / "jaeger-trace.json")
+    return w
+
+
+def test_the_response_line_is_where_the_request_span_ends(fixed: Waterfall) -> None:
+    request = next(b for b in fixed.bars if b.request)
+    assert request.name == "POST /api/marathon/wait-until"
+    assert fixed.response_ms == request.end_ms == 45.0
+    assert fixed.strategy == "wait-until"
+
+
+def test_work_that_ended_after_the_response_is_marked(fixed: Waterfall) -> None:
+    after = {b.name for b in fixed.after_response}
+    assert after == {"send confirmation", "POST", "POST /emails", "audit log"}
+    waited = {b.name for b in fixed.bars if not b.after_response}
+    assert waited == {"POST /api/marathon/wait-until", "insert runner", "INSERT"}
+
+
+def test_statuses_tree_and_services(fixed: Waterfall) -> None:
+    by_name = {b.name: b for b in fixed.bars}
+    assert by_name["send confirmation"].status == "error"
+    assert by_name["audit log"].status == "cancelled"
+    assert by_name["INSERT"].status == "ok"
+    assert by_name["POST /emails"].service == "resend-sandbox"
+    assert [b.depth for b in fixed.bars] == [0, 1, 2, 1, 2, 3, 1]  # siblings by start time
+    assert by_name["INSERT"].parent_id == by_name["insert runner"].span_id
+
+
+def test_span_order_in_the_file_does_not_matter(fixed: Waterfall) -> None:
+    doc = json.loads((FIXTURES / "jaeger-trace.json").read_text())
+    random.Random(7).shuffle(doc["data"][0]["spans"])
+    assert parse(doc) == [fixed]
+
+
+def test_rows_are_flat_and_complete(fixed: Waterfall) -> None:
+    rows = fixed.rows()
+    assert len(rows) == len(fixed.bars)
+    assert {
+        "trace_id",
+        "strategy",
+        "name",
+        "start_ms",
+        "end_ms",
+        "duration_ms",
+        "after_response",
+        "status",
+        "response_ms",
+    } <= set(rows[0])
+
+
+def _golden(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(actual)
+    assert actual == path.read_text(), f"{name} changed; if on purpose: MARATHON_UPDATE_GOLDEN=1"
+
+
+def test_terminal_golden(fixed: Waterfall) -> None:
+    _golden("waterfall.txt", terminal.text([fixed], width=100))
+
+
+def test_svg_golden(fixed: Waterfall) -> None:
+    _golden("waterfall.svg", svg_view.svg([fixed]))
+
+
+def test_terminal_line_and_marks(fixed: Waterfall) -> None:
+    lines = terminal.text([fixed], width=100).splitlines()
+    rows = {ln.split()[0]: ln for ln in lines[1:8]}
+    columns = {ln.index(terminal.RESPONSE) for ln in lines[1:8]}
+    assert len(columns) == 1, "the response line is one straight column"
+    [column] = columns
+    assert rows["send"].rstrip().endswith("✗")  # failed
+    assert rows["audit"].rstrip().endswith("⊘")  # cancelled
+    assert terminal.AFTER in rows["send"] and terminal.WAITED not in rows["send"]
+    assert rows["insert"].rindex(terminal.WAITED) < column, "the insert ended before the line"
+
+
+def test_svg_line_sits_at_the_request_end(fixed: Waterfall) -> None:
+    doc = svg_view.svg([fixed], width=980)
+    line_x = float(re.search(r'<line class="resp" x1="([\d.]+)"', doc).group(1))  # type: ignore[union-attr]
+    request = re.search(r'<rect class="bar waited" x="([\d.]+)" y="\d+" width="([\d.]+)"', doc)
+    assert request is not None
+    assert abs(float(request.group(1)) + float(request.group(2)) - line_x) < 0.2
+    assert doc.count('data-after-response="true"') == 4
+    assert 'data-status="cancelled"' in doc and 'class="bar error"' in doc
+
+
+def test_the_trace_command_reads_a_saved_file(tmp_path: Path) -> None:
+    page = tmp_path / "trace.html"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "marathon",
+            "trace",
+            "--file",
+            str(FIXTURES / "jaeger-trace.json"),
+            "--html",
+            str(page),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert r.returncode == 0, r.stderr
+    assert "send confirmation" in r.stdout and terminal.RESPONSE in r.stdout
+    assert "<svg" in page.read_text() and "<script" not in page.read_text()
