@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, delete, get, post, put
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, PermissionDeniedException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.logging.config import LoggingConfig
+from litestar.params import JSONBody
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from opentelemetry import trace
 from psycopg import Error as DatabaseError
 from resend.exceptions import ResendError
 
-from marathon import email, knobs, registration, tracing
-from marathon.background import Background
-from marathon.db import Database, DuplicateRunner
+from marathon import email, knobs, lifecycle, registration, tracing
+from marathon.background import Background, BackgroundFull
+from marathon.db import Database, DatabaseUnavailable, DuplicateRunner
 from marathon.routes import ROUTES
 from marathon.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES, Strategy, Work
@@ -36,7 +39,12 @@ UNTRACED = [
     "^/api/info",
     "^/api/background",
     "^/api/registrations",
+    "^/api/scenarios",
+    "^/api/knobs",
 ]
+
+
+_logged_overrides: set[str] = set()
 
 
 def request_knobs(request: Request[Any, Any, State]) -> knobs.Knobs:
@@ -44,13 +52,22 @@ def request_knobs(request: Request[Any, Any, State]) -> knobs.Knobs:
     header = request.headers.get(knobs.HEADER)
     if not header:
         return knobs.defaults()
+    if not request.app.state.settings.knobs_mutable:
+        raise PermissionDeniedException(
+            detail=f"{knobs.HEADER} is disabled on this deployment (MARATHON_KNOBS=off)"
+        )
     try:
-        return knobs.defaults().replace(knobs.parse_overrides(header))
+        overrides = knobs.parse_overrides(header)
     except knobs.KnobError as e:
         raise ValidationException(
             detail=f"Invalid {knobs.HEADER} header",
             extra=[{"key": knobs.HEADER, "message": str(e), "source": "header"}],
         ) from None
+    for name, value in overrides.items():
+        if f"{name}={value}" not in _logged_overrides:  # each override is logged once
+            _logged_overrides.add(f"{name}={value}")
+            log.info("knob override per request: %s=%s", name, value)
+    return knobs.defaults().replace(overrides)
 
 
 async def read_runner(request: Request[Any, Any, State]) -> registration.Runner:
@@ -83,10 +100,10 @@ def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
     async def register(request: Request[Any, Any, State], state: State) -> Response[Any]:
         span = trace.get_current_span()
         span.set_attribute(tracing.STRATEGY_ATTR, name)
-        request_knobs_ = request_knobs(request)
+        k = request_knobs(request)
         runner = await read_runner(request)
         span.set_attribute(tracing.RUNNER_ATTR, str(runner.id))
-        with knobs.using(request_knobs_):
+        with knobs.using(k), lifecycle.request_scope() as started:
             try:
                 status = await strategy(state.work, runner)
             except DuplicateRunner:
@@ -94,16 +111,74 @@ def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
                     status_code=409, detail="A runner with this email address is registered"
                 ) from None
             except ResendError as e:
+                log.warning("registration %s: the confirmation failed (%s)", runner.id, e.code)
                 raise HTTPException(
                     status_code=502,
                     detail="The runner is registered, but the confirmation email failed",
                     extra={"id": str(runner.id), "email_error": e.error_type},
                 ) from None
-            except DatabaseError:
+            except (DatabaseError, DatabaseUnavailable):
                 raise HTTPException(status_code=503, detail="The database is unavailable") from None
-        return Response({"id": str(runner.id)}, status_code=status)
+            except BackgroundFull:
+                raise HTTPException(
+                    status_code=503,
+                    detail="Too much background work pending; try again shortly",
+                    headers={"Retry-After": "1"},
+                    extra={"id": str(runner.id)},
+                ) from None
+        # Runs once the response's last byte is sent (the request span has ended).
+        after = None
+        if k.lifecycle == "serverless":
+            after = BackgroundTask(
+                lifecycle.freeze, started, state.background, k.wait_until_grace_s
+            )
+        return Response({"id": str(runner.id)}, status_code=status, background=after)
 
     return register
+
+
+def _knobs_view(state: State) -> dict[str, Any]:
+    return {
+        "knobs": knobs.defaults().as_dict(),
+        "startup": state.startup_knobs.as_dict(),
+        "mutable": state.settings.knobs_mutable,
+        "describe": knobs.describe(),
+    }
+
+
+@get("/api/knobs")
+async def get_knobs(state: State) -> dict[str, Any]:
+    """The knobs in force (process-wide), those the process started with, and what each does."""
+    return _knobs_view(state)
+
+
+@put("/api/knobs")
+async def put_knobs(state: State, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    """Change knobs for every later request; unknown names or bad values are a 400."""
+    if not state.settings.knobs_mutable:
+        raise PermissionDeniedException(detail="Knob changes are disabled (MARATHON_KNOBS=off)")
+    try:
+        changed = knobs.defaults().replace(data)
+    except (knobs.KnobError, TypeError) as e:
+        raise ValidationException(
+            detail="Invalid knobs", extra=[{"key": "body", "message": str(e)}]
+        ) from None
+    before = knobs.defaults().as_dict()
+    for name, value in changed.as_dict().items():
+        if before[name] != value:
+            log.info("knob override at run time: %s %s -> %s", name, before[name], value)
+    knobs.set_defaults(changed)
+    return _knobs_view(state)
+
+
+@delete("/api/knobs", status_code=200)
+async def reset_knobs(state: State) -> dict[str, Any]:
+    """Back to the knobs the process started with."""
+    if not state.settings.knobs_mutable:
+        raise PermissionDeniedException(detail="Knob changes are disabled (MARATHON_KNOBS=off)")
+    knobs.set_defaults(state.startup_knobs)
+    log.info("knobs reset to their start-up values")
+    return _knobs_view(state)
 
 
 @get("/api/health")
@@ -116,7 +191,12 @@ async def background_status(state: State) -> dict[str, int]:
     """How much `wait_until` work is in flight (fire-and-forget tasks are not counted: nobody
     keeps them)."""
     bg: Background = state.background
-    return {"pending": bg.pending, "started": bg.started, "failed": bg.failed}
+    return {
+        "pending": bg.pending,
+        "started": bg.started,
+        "failed": bg.failed,
+        "dropped": bg.dropped,
+    }
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Litestar:
@@ -130,6 +210,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        lifecycle.install_task_factory(asyncio.get_running_loop())
         email.configure(settings)
         db = Database(url)
         await db.open()
@@ -159,11 +240,14 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             *(registration_endpoint(n, s) for n, s in STRATEGIES.items()),
             health,
             background_status,
+            get_knobs,
+            put_knobs,
+            reset_knobs,
             *ROUTES,
         ],
         lifespan=[lifespan],
         # Leave the root logger to the command line (Litestar would install its own format).
         logging_config=LoggingConfig(configure_root_logger=False),
         plugins=[OpenTelemetryPlugin(otel)],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "startup_knobs": knobs.defaults()}),
     )

@@ -7,7 +7,9 @@ Work handed to `wait_until` runs after (or while) the response is sent, and the 
   may end after it, and it sees the request's knobs;
 - a failure is logged with the trace id (the work's own span already records it);
 - shutdown drains pending work for a grace period, then cancels what is left;
-- `pending` says how much work is in flight.
+- `pending` says how much work is in flight, and it is bounded: when `wait_until_max_pending`
+  is reached, new work is rejected (`BackgroundFull`, a 503) or dropped, by
+  `wait_until_when_full`.
 
 Usage::
 
@@ -27,11 +29,16 @@ from typing import Any
 
 from opentelemetry import trace
 
+from marathon import knobs, lifecycle
 from marathon.tracing import scrub
 
-__all__ = ["Background", "DrainReport"]
+__all__ = ["Background", "BackgroundFull", "DrainReport"]
 
 log = logging.getLogger(__name__)
+
+
+class BackgroundFull(Exception):
+    """wait_until already holds `wait_until_max_pending` pieces of work."""
 
 
 @dataclass(frozen=True)
@@ -47,14 +54,30 @@ class Background:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started = 0
         self.failed = 0
+        self.dropped = 0
 
     def wait_until(self, *work: Coroutine[Any, Any, Any]) -> None:
         """Run each coroutine in the background, concurrently, in the current context."""
+        k = knobs.current()
+        if self.pending + len(work) > k.wait_until_max_pending:
+            for coro in work:
+                coro.close()  # never started: nothing to cancel, no "never awaited" warning
+            if k.wait_until_when_full == "reject":
+                raise BackgroundFull(f"{self.pending} pieces of work pending")
+            self.dropped += len(work)
+            trace.get_current_span().add_event("wait_until.dropped", {"count": len(work)})
+            log.warning("wait_until is full (%d pending): dropped %d", self.pending, len(work))
+            return
         for coro in work:
-            task = asyncio.create_task(coro)  # copies contextvars: trace context and knobs
+            # The copy of the context carries the trace context and the knobs, but no request
+            # scope: in the serverless lifecycle, this work is ours, not the request's.
+            task = asyncio.create_task(coro, context=lifecycle.outside_scope())
             self._tasks.add(task)
             self.started += 1
             task.add_done_callback(self._finished)
+
+    def owns(self, task: asyncio.Task[Any]) -> bool:
+        return task in self._tasks
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

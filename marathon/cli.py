@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from marathon import knobs
+from marathon.scenarios import SCENARIOS
 from marathon.strategies import STRATEGIES
 
 __all__ = ["main"]
@@ -24,6 +25,7 @@ settings (environment):
   OTEL_SERVICE_NAME        service name in traces (default marathon-api)
   OTEL_EXPORTER_OTLP_ENDPOINT  also export spans over OTLP/HTTP, e.g. http://localhost:4318
   JAEGER_UI_URL            link traces to Jaeger, e.g. http://localhost:16686
+  MARATHON_KNOBS           off: no run-time or per-request knob changes (default on)
   docs/configuration.md lists every setting.
 """
 
@@ -31,7 +33,7 @@ settings (environment):
 def knobs_help() -> str:
     lines = ["demo knobs (environment, or per request: Marathon-Knobs: name=value, ...):"]
     for k in knobs.describe():
-        lines.append(f"  {k['env']:<32} default {k['default']:g}: {k['doc']}")
+        lines.append(f"  {k['env']:<34} default {k['default']}: {k['doc']}")
     return "\n".join(lines)
 
 
@@ -85,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=knobs_help(),
         formatter_class=_formatter,
     )
+    cmp.add_argument(
+        "--scenario", choices=list(SCENARIOS), help="a failure lesson (see: marathon scenarios)"
+    )
     cmp.add_argument("--url", help="a running marathon API (default: start a fresh embedded stack)")
     cmp.add_argument(
         "--repeat", type=int, default=1, metavar="N", help="runs per strategy; medians reported"
@@ -103,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("--svg", metavar="FILE", help="also write the waterfalls as SVG")
     cmp.add_argument("--json", action="store_true", help="print the measurements as JSON instead")
+
+    sub.add_parser(
+        "scenarios",
+        help="list the failure scenarios, one lesson each",
+        description="List the scenarios `marathon compare --scenario NAME` can run.",
+    )
 
     tr = sub.add_parser(
         "trace",
@@ -156,7 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         knobs.set_defaults(knobs.from_env())
-        command = {"compare": commands.compare_}.get(args.command)
+        for name, value in knobs.defaults().as_dict().items():
+            if value != getattr(knobs.Knobs(), name):  # HotROD-style: say what is overridden
+                log.info("knob from the environment: %s=%s", name, value)
+        command = {"compare": commands.compare_, "scenarios": commands.scenarios_}.get(args.command)
         return int((command or getattr(commands, args.command))(args) or 0)
     except knobs.KnobError as e:
         log.error("%s", e)

@@ -9,20 +9,22 @@ import signal
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
+import httpx
 import uvicorn
 from rich.console import Console
 
-from marathon import compare, jaeger, knobs, stack, waterfall
+from marathon import compare, jaeger, knobs, scenarios, stack, waterfall
 from marathon.settings import Settings
 from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
 from marathon.views import terminal
 
-__all__ = ["compare_", "demo", "sandbox", "serve", "trace"]
+__all__ = ["compare_", "demo", "sandbox", "scenarios_", "serve", "trace"]
 
 log = logging.getLogger("marathon")
 
@@ -112,7 +114,7 @@ def knobs_header(args: argparse.Namespace) -> str | None:
 
 
 @contextmanager
-def _fresh_stack() -> Iterator[str]:
+def _fresh_stack() -> Iterator[tuple[str, Settings]]:
     """A throwaway embedded stack: its own PostgreSQL in a temporary folder, the sandbox."""
     with tempfile.TemporaryDirectory(prefix="marathon-") as tmp:
         settings = Settings.from_env().with_(
@@ -123,16 +125,49 @@ def _fresh_stack() -> Iterator[str]:
             sandbox_port=0,
         )
         with stack.running(settings, ephemeral_db=True) as s, compare.api_server(s.settings) as api:
-            yield api.url
+            yield api.url, s.settings
 
 
 def compare_(args: argparse.Namespace) -> int:
     header = knobs_header(args)
     strategies = args.strategy or list(STRATEGIES)
-    with nullcontext(args.url.rstrip("/")) if args.url else _fresh_stack() as url:
-        comparison = compare.run(url, strategies, knobs_header=header, repeat=args.repeat)
+    if args.scenario:
+        comparison = _scenario(args, header, strategies)
+    elif args.url:
+        comparison = compare.run(
+            args.url.rstrip("/"), strategies, knobs_header=header, repeat=args.repeat
+        )
+    else:
+        with _fresh_stack() as (url, _):
+            comparison = compare.run(url, strategies, knobs_header=header, repeat=args.repeat)
     comparison.live = bool(args.url)
     _show(comparison, args)
+    return 0
+
+
+def _scenario(
+    args: argparse.Namespace, header: str | None, strategies: list[str]
+) -> compare.Comparison:
+    scenario = scenarios.SCENARIOS[args.scenario]
+    if header:  # flags add to the scenario's own knobs
+        scenario = replace(scenario, knobs=", ".join(filter(None, [scenario.knobs, header])))
+    log.info("scenario %s: %s", scenario.name, scenario.lesson)
+    if args.url:
+        if header or args.strategy:
+            log.warning("on a running server the scenario runs as defined: flags ignored")
+        r = httpx.post(f"{args.url.rstrip('/')}/api/scenarios/{scenario.name}", timeout=600)
+        r.raise_for_status()
+        return compare.Comparison.from_json(r.json())
+    with _fresh_stack() as (url, settings):
+        return scenarios.run(
+            scenario, url, strategies, instance=lambda: compare.api_server(settings)
+        )
+
+
+def scenarios_(args: argparse.Namespace) -> int:
+    for s in scenarios.SCENARIOS.values():
+        print(f"{s.name:<20} {s.lesson}")
+    print("\nrun one: marathon compare --scenario NAME  (or POST /api/scenarios/NAME)")
     return 0
 
 

@@ -20,7 +20,6 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from marathon.app import create_app
 from marathon.measure import Measurement, register
 from marathon.settings import Settings
 from marathon.stack import ThreadedServer
@@ -33,6 +32,8 @@ __all__ = ["Comparison", "api_server", "html", "render", "run"]
 
 
 def api_server(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> ThreadedServer:
+    from marathon.app import create_app  # the app serves scenarios, which use this module
+
     return ThreadedServer(create_app(settings), host=host, port=port)
 
 
@@ -104,8 +105,23 @@ class Comparison:
             "base_url": self.base_url,
             "knobs": self.knobs_header,
             "repeat": self.repeat,
+            "jaeger_ui_url": self.jaeger_ui_url,
             "strategies": [self.summary(s) for s in self.runs],
         }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Comparison:
+        """Back from `as_json()` (e.g. a scenario the server ran), the shown traces included."""
+        runs: dict[str, list[Measurement]] = {}
+        verdicts = {}
+        for s in doc["strategies"]:
+            runs[s["strategy"]] = [Measurement(**r) for r in s["runs"]]
+            for m in runs[s["strategy"]]:
+                if m.trace_id == s["trace_id"]:
+                    m.trace = s["trace"]
+            if s.get("verdict"):
+                verdicts[s["strategy"]] = s["verdict"]
+        return cls(doc["base_url"], doc["knobs"], runs, doc.get("jaeger_ui_url"), verdicts=verdicts)
 
 
 def run(
@@ -155,7 +171,10 @@ def table(c: Comparison) -> Table:
         "email sent",
         "error",
     ):
-        t.add_column(column, no_wrap=column == "strategy")
+        if column == "error":
+            t.add_column(column, no_wrap=True, overflow="ellipsis", max_width=60)
+        else:
+            t.add_column(column, no_wrap=column == "strategy")
     for strategy in c.runs:
         s = c.summary(strategy)
         t.add_row(

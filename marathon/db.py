@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -19,13 +20,17 @@ from marathon import delay, knobs
 from marathon.registration import Runner
 from marathon.tracing import INSERT_SPAN, RUNNER_ATTR, work_span
 
-__all__ = ["Database", "DuplicateRunner", "embedded_server"]
+__all__ = ["Database", "DatabaseUnavailable", "DuplicateRunner", "embedded_server"]
 
 log = logging.getLogger(__name__)
 
 
 class DuplicateRunner(Exception):
     """A runner with this email address is already registered."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached (here: simulated by `db_failure_rate`)."""
 
 
 @contextmanager
@@ -97,6 +102,10 @@ class Database:
             k = knobs.current()
             # Simulated round trip to a managed database in another zone.
             await delay.sleep(k.db_latency_ms, k.db_latency_spread)
+            if random.random() < k.db_failure_rate:  # simulated outage (knob db_failure_rate)
+                raise DatabaseUnavailable("simulated: the database did not answer")
+            if random.random() < k.db_duplicate_rate:  # as if the email were taken
+                raise DuplicateRunner(f"runner {runner.id}: email already registered (simulated)")
             async with self.pool.connection() as conn:
                 # ON CONFLICT instead of catching UniqueViolation: that error's text quotes the
                 # email address, and the psycopg span would record it.

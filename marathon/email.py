@@ -17,7 +17,14 @@ from marathon.tracing import EMAIL_SPAN, RUNNER_ATTR, work_span
 __all__ = ["configure", "send_confirmation"]
 
 # The knobs the sandbox plays out (latency, failures); the API forwards them on every call.
-SANDBOX_KNOBS = ("email_latency_ms", "email_latency_spread", "email_failure_rate")
+SANDBOX_KNOBS = (
+    "email_latency_ms",
+    "email_latency_spread",
+    "email_failure_rate",
+    "email_rate_limit_rate",
+    "email_retry_after_s",
+    "email_outage",
+)
 
 DISTANCE_NAMES = {"5k": "5 km", "10k": "10 km", "half": "half marathon", "full": "marathon"}
 

@@ -27,6 +27,7 @@ __all__ = [
     "current",
     "defaults",
     "describe",
+    "format_overrides",
     "from_env",
     "parse_overrides",
     "set_defaults",
@@ -41,20 +42,38 @@ class KnobError(ValueError):
     """A knob name or value that is not allowed; the message says which and why."""
 
 
-def _knob(default: Any, *, doc: str, lo: float | None = None, hi: float | None = None) -> Any:
-    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi})
+def _knob(
+    default: Any,
+    *,
+    doc: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple[str, ...] = (),
+) -> Any:
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices})
 
 
 @dataclass(frozen=True)
 class Knobs:
     """The demo's knobs. Times are milliseconds, rates are probabilities from 0 to 1."""
 
+    # Database
     db_latency_ms: float = _knob(
         40.0, lo=0, hi=60_000, doc="Mean latency of the managed database: widens the insert span."
     )
     db_latency_spread: float = _knob(
         0.1, lo=0, hi=1, doc="Standard deviation of the database latency, as a fraction of it."
     )
+    db_failure_rate: float = _knob(
+        0.0, lo=0, hi=1, doc="Share of inserts that fail as if the database were down (1: outage)."
+    )
+    db_duplicate_rate: float = _knob(
+        0.0,
+        lo=0,
+        hi=1,
+        doc="Share of inserts that hit the unique email index, as a duplicate would.",
+    )
+    # Email API (played out by the sandbox; the API forwards them with every call)
     email_latency_ms: float = _knob(
         400.0, lo=0, hi=60_000, doc="Mean latency of the email API: widens the email span."
     )
@@ -64,11 +83,35 @@ class Knobs:
     email_failure_rate: float = _knob(
         0.0, lo=0, hi=1, doc="Share of emails the API answers with a 500: the email span turns red."
     )
+    email_rate_limit_rate: float = _knob(
+        0.0, lo=0, hi=1, doc="Share of emails the API answers with 429 and a Retry-After header."
+    )
+    email_retry_after_s: float = _knob(
+        1.0, lo=0, hi=3600, doc="The Retry-After the email API sends with a 429, in seconds."
+    )
+    email_outage: str = _knob(
+        "off", choices=("off", "on"), doc="on: the email API answers every call with 503."
+    )
+    # Background work
+    wait_until_max_pending: float = _knob(
+        1000.0, lo=1, hi=1_000_000, doc="How much wait_until work may be pending at once."
+    )
+    wait_until_when_full: str = _knob(
+        "reject",
+        choices=("reject", "drop"),
+        doc="When wait_until is full: reject (503, Retry-After) or drop the work (lost, logged).",
+    )
     wait_until_grace_s: float = _knob(
         30.0,
         lo=0,
         hi=600,
-        doc="How long shutdown waits for wait_until work (Cloudflare's 30 s) before cancelling it.",
+        doc="How long shutdown (or a serverless instance) waits for wait_until work, then cancels.",
+    )
+    # Lifecycle
+    lifecycle: str = _knob(
+        "process",
+        choices=("process", "serverless"),
+        doc="serverless: after the response, work outside wait_until is cancelled at once.",
     )
 
     def replace(self, overrides: Mapping[str, Any]) -> Knobs:
@@ -86,6 +129,11 @@ def _coerce(name: str, value: Any) -> Any:
     f = _FIELDS.get(name)
     if f is None:
         raise KnobError(f"unknown knob {name!r}; known knobs: {', '.join(_FIELDS)}")
+    choices = f.metadata["choices"]
+    if choices:
+        if str(value).strip().lower() not in choices:
+            raise KnobError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        return str(value).strip().lower()
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -112,7 +160,11 @@ def parse_overrides(text: str) -> dict[str, Any]:
 def format_overrides(knobs: Knobs, names: tuple[str, ...]) -> str:
     """The header form of some knobs, e.g. to forward the email knobs to the sandbox."""
     values = knobs.as_dict()
-    return ", ".join(f"{name}={values[name]:g}" for name in names)
+    return ", ".join(f"{name}={_show(values[name])}" for name in names)
+
+
+def _show(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> Knobs:
@@ -136,6 +188,7 @@ def describe() -> list[dict[str, Any]]:
             "default": f.default,
             "min": f.metadata["lo"],
             "max": f.metadata["hi"],
+            "choices": list(f.metadata["choices"]),
             "doc": f.metadata["doc"],
         }
         for f in _FIELDS.values()

@@ -14,9 +14,8 @@ import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from marathon import fake, tracing
-from marathon.routes import RUNNING_HEADER
 
-__all__ = ["Measurement", "register"]
+__all__ = ["Measurement", "observe", "post", "register"]
 
 
 @dataclass
@@ -32,6 +31,7 @@ class Measurement:
     delivered: bool | None = None
     error: str | None = None  # the first failure in the trace, or the HTTP error
     detail: str | None = None  # the response's error detail, if any
+    logged: bool = False  # a background failure was logged (wait_until reports what it runs)
     trace: dict[str, Any] | None = field(default=None, repr=False)
 
     def as_dict(self, *, with_trace: bool = False) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def _settled_trace(
         r = client.get(f"/api/traces/{trace_id}")
         if r.status_code == 200:
             doc = r.json()["data"][0]
-            quiet = quiet + 1 if r.headers.get(RUNNING_HEADER) == "0" else 0
+            quiet = quiet + 1 if r.headers.get(tracing.RUNNING_HEADER) == "0" else 0
             if quiet >= 2:
                 return doc, True
         time.sleep(0.05)
@@ -75,11 +75,59 @@ def _summarise(m: Measurement, trace: dict[str, Any]) -> None:
     m.server_ms = server["duration"] / 1000
     end = max(s["startTime"] + s["duration"] for s in spans)
     m.settled_ms = (end - server["startTime"]) / 1000
-    for s in sorted(spans, key=lambda s: s["startTime"] + s["duration"]):
-        status = {t["key"]: t["value"] for t in s["tags"]}
-        if status.get("otel.status_code") == "ERROR" and s is not server:
-            m.error = f"{s['operationName']}: {status.get('otel.status_description', 'error')}"
-            break
+    # The first failure with a reason (the app's own spans carry one; HTTP spans may not).
+    failures = []
+    for s in spans:
+        tags = {t["key"]: t["value"] for t in s["tags"]}
+        if tags.get("otel.status_code") == "ERROR" and s is not server:
+            reason = tags.get("otel.status_description")
+            failures.append(
+                (reason is None, s["startTime"] + s["duration"], s["operationName"], reason)
+            )
+    if failures:
+        _, _, name, reason = min(failures)
+        m.error = f"{name}: {reason or 'error'}"
+
+
+def post(
+    client: httpx.Client,
+    strategy: str,
+    *,
+    body: dict[str, Any] | None = None,
+    knobs_header: str | None = None,
+) -> Measurement:
+    """POST one registration and time it; nothing more."""
+    headers = {"Marathon-Knobs": knobs_header} if knobs_header else {}
+    with suppress_instrumentation():  # the measuring client is not part of the trace
+        start = time.perf_counter()
+        r = client.post(f"/api/marathon/{strategy}", json=body or fake.runner(), headers=headers)
+    m = Measurement(strategy, r.status_code, (time.perf_counter() - start) * 1000)
+    payload = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    m.runner_id = payload.get("id") or (payload.get("extra") or {}).get("id")
+    if r.status_code >= 400:
+        m.detail = payload.get("detail")
+    m.trace_id = _trace_id(r.headers.get("traceresponse"))
+    return m
+
+
+def observe(client: httpx.Client, m: Measurement, *, settle_timeout: float = 15) -> Measurement:
+    """Wait for the registration's trace to settle, then read what really happened."""
+    with suppress_instrumentation():
+        if m.trace_id:
+            m.trace, settled = _settled_trace(client, m.trace_id, settle_timeout)
+            if m.trace:
+                _summarise(m, m.trace)
+            if not settled:
+                m.settled_ms = None
+        if m.runner_id:
+            status = client.get(f"/api/registrations/{m.runner_id}").json()
+            m.stored, m.delivered = status["stored"], status["email"]["delivered"]
+    return m
+
+
+def background_failures(client: httpx.Client) -> int:
+    with suppress_instrumentation():
+        return int(client.get("/api/background").json()["failed"])
 
 
 def register(
@@ -91,25 +139,8 @@ def register(
     settle_timeout: float = 15,
 ) -> Measurement:
     """POST one registration, wait for its background work to settle, check the outcome."""
-    headers = {"Marathon-Knobs": knobs_header} if knobs_header else {}
-    with suppress_instrumentation():  # the measuring client is not part of the trace
-        start = time.perf_counter()
-        r = client.post(f"/api/marathon/{strategy}", json=body or fake.runner(), headers=headers)
-        m = Measurement(strategy, r.status_code, (time.perf_counter() - start) * 1000)
-        payload = (
-            r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-        )
-        m.runner_id = payload.get("id") or (payload.get("extra") or {}).get("id")
-        if r.status_code >= 400:
-            m.detail = payload.get("detail")
-        m.trace_id = _trace_id(r.headers.get("traceresponse"))
-        if m.trace_id:
-            m.trace, settled = _settled_trace(client, m.trace_id, settle_timeout)
-            if m.trace:
-                _summarise(m, m.trace)
-            if not settled:
-                m.settled_ms = None
-        if m.runner_id:
-            status = client.get(f"/api/registrations/{m.runner_id}").json()
-            m.stored, m.delivered = status["stored"], status["email"]["delivered"]
+    failures = background_failures(client)
+    m = post(client, strategy, body=body, knobs_header=knobs_header)
+    observe(client, m, settle_timeout=settle_timeout)
+    m.logged = background_failures(client) > failures
     return m

@@ -7,16 +7,18 @@ import uuid
 from html import escape
 from typing import Any
 
+import anyio
 import httpx
-from litestar import MediaType, Response, get
+from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
 from litestar.params import FromPath, FromQuery
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan
 
-from marathon import jaeger, knobs, tracing
+from marathon import jaeger, knobs, scenarios, tracing
 from marathon.settings import Settings
+from marathon.stack import ThreadedServer
 from marathon.strategies import LESSONS, STRATEGIES
 from marathon.views import svg as svg_view
 from marathon.waterfall import from_jaeger
@@ -24,7 +26,6 @@ from marathon.waterfall import from_jaeger
 __all__ = ["ROUTES"]
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
-RUNNING_HEADER = "Marathon-Spans-Running"
 
 
 async def email_delivered(settings: Settings, runner_id: uuid.UUID) -> dict[str, Any]:
@@ -90,7 +91,7 @@ async def get_trace(trace_id: FromPath[str]) -> Response[dict[str, Any]]:
         raise NotFoundException(detail=f"trace {trace_id} not found (or no span has ended yet)")
     return Response(
         jaeger.response([jaeger.trace_from_spans(spans)]),
-        headers={RUNNING_HEADER: str(tracing.STORE.running(tid))},
+        headers={tracing.RUNNING_HEADER: str(tracing.STORE.running(tid))},
     )
 
 
@@ -138,4 +139,44 @@ async def info(state: State) -> dict[str, Any]:
     }
 
 
-ROUTES = [registration_status, list_traces, get_trace, trace_page, info]
+@get("/api/scenarios")
+async def list_scenarios() -> list[dict[str, Any]]:
+    """The failure lessons, each with its knobs and one-line lesson."""
+    return [
+        {"name": s.name, "lesson": s.lesson, "knobs": s.knobs} for s in scenarios.SCENARIOS.values()
+    ]
+
+
+@post("/api/scenarios/{name:str}", status_code=200)
+async def run_scenario(
+    request: Request[Any, Any, State], state: State, name: FromPath[str]
+) -> dict[str, Any]:
+    """Run a scenario against this server; answers when every strategy's work has settled."""
+    scenario = scenarios.SCENARIOS.get(name)
+    if scenario is None:
+        raise NotFoundException(detail=f"no scenario {name!r}; see GET /api/scenarios")
+    if not state.settings.knobs_mutable:
+        raise PermissionDeniedException(detail="Scenarios set knobs (MARATHON_KNOBS=off)")
+    base_url = str(request.base_url).rstrip("/")
+
+    def instance() -> ThreadedServer:  # for shutdown-mid-flight: a server it may stop
+        from marathon.app import create_app
+
+        return ThreadedServer(create_app(state.settings))
+
+    comparison = await anyio.to_thread.run_sync(
+        lambda: scenarios.run(scenario, base_url, instance=instance)
+    )
+    comparison.jaeger_ui_url = state.settings.jaeger_ui_url
+    return comparison.as_json()
+
+
+ROUTES = [
+    registration_status,
+    list_traces,
+    get_trace,
+    trace_page,
+    info,
+    list_scenarios,
+    run_scenario,
+]

@@ -48,8 +48,11 @@ class Outbox:
     in_progress: set[str] = field(default_factory=set)
 
 
-def _error(status: int, name: str, message: str) -> Response[dict[str, Any]]:
-    return Response({"statusCode": status, "name": name, "message": message}, status_code=status)
+def _error(
+    status: int, name: str, message: str, headers: dict[str, str] | None = None
+) -> Response[dict[str, Any]]:
+    body = {"statusCode": status, "name": name, "message": message}
+    return Response(body, status_code=status, headers=headers)
 
 
 def _check_auth(request: Request[Any, Any, State]) -> Response[dict[str, Any]] | None:
@@ -143,6 +146,11 @@ async def send_email(request: Request[Any, Any, State], state: State) -> Respons
                 Status(StatusCode.ERROR, "client hung up before the email was accepted")
             )
             return _error(499, "client_closed_request", "The client closed the request.")
+        if k.email_outage == "on":  # knob email_outage: the whole API is down
+            return _error(503, "service_unavailable", "Simulated outage of the email API.")
+        if random.random() < k.email_rate_limit_rate:  # knob email_rate_limit_rate
+            headers = {"Retry-After": f"{k.email_retry_after_s:g}", "ratelimit-remaining": "0"}
+            return _error(429, "rate_limit_exceeded", "Too many requests (simulated).", headers)
         if random.random() < k.email_failure_rate:
             # Simulated failure (MARATHON_EMAIL_FAILURE_RATE); not stored, so a retry may succeed.
             return _error(500, "application_error", "Simulated failure of the email API.")

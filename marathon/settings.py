@@ -13,6 +13,7 @@
 | `MARATHON_TRACE_LIMIT` | `200` | how many recent traces the in-process store keeps |
 | `JAEGER_UI_URL` | unset | e.g. `http://localhost:16686`: trace links also point at Jaeger |
 | `JAEGER_QUERY_URL` | unset | where `marathon` reads traces from a real Jaeger |
+| `MARATHON_KNOBS` | `on` | `off`: no run-time (`PUT /api/knobs`) or per-request knob changes |
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def _flag(value: str | None) -> bool | None:
     raise ValueError(f"MARATHON_EMAIL_SANDBOX must be auto, 1 or 0, got {value!r}")
 
 
+def _on_off(name: str, value: str | None) -> bool:
+    if value is None or value.strip().lower() in ("", "on", "1", "true", "yes"):
+        return True
+    if value.strip().lower() in ("off", "0", "false", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -52,6 +61,7 @@ class Settings:
     trace_limit: int = 200
     jaeger_ui_url: str | None = None
     jaeger_query_url: str | None = None
+    knobs_mutable: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +79,7 @@ class Settings:
             trace_limit=int(env.get("MARATHON_TRACE_LIMIT") or cls.trace_limit),
             jaeger_ui_url=(env.get("JAEGER_UI_URL") or "").rstrip("/") or None,
             jaeger_query_url=(env.get("JAEGER_QUERY_URL") or "").rstrip("/") or None,
+            knobs_mutable=_on_off("MARATHON_KNOBS", env.get("MARATHON_KNOBS")),
         )
 
     @property

@@ -45,6 +45,8 @@ INSERT_SPAN = "insert runner"
 EMAIL_SPAN = "send confirmation"
 STRATEGY_ATTR = "marathon.strategy"
 RUNNER_ATTR = "marathon.runner_id"
+# Sent with a trace: how many of its spans are still running (0: the work has settled).
+RUNNING_HEADER = "Marathon-Spans-Running"
 
 STORE = TraceStore()
 _providers: dict[str, TracerProvider] = {}

@@ -1,0 +1,165 @@
+"""Failure lessons on demand: each scenario sets knobs (and sometimes a fault), runs every
+strategy, and judges each from what really happened: the HTTP status, the row, the outbox, the
+trace, the log. The verdicts are computed from those outcomes, never written in advance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from marathon import fake
+from marathon.compare import Comparison
+from marathon.compare import run as run_compare
+from marathon.measure import Measurement, background_failures, observe, post, register
+from marathon.stack import ThreadedServer
+from marathon.strategies import STRATEGIES
+
+__all__ = ["SCENARIOS", "Scenario", "ScenarioUnavailable", "run", "verdict"]
+
+QUICK = "db_latency_ms=5, email_latency_ms=5"
+
+
+class ScenarioUnavailable(Exception):
+    """The scenario needs something this target cannot give (e.g. a server it may stop)."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    lesson: str
+    knobs: str  # the Marathon-Knobs header of every request
+    duplicate: bool = False  # every registration reuses an email that is already registered
+    shutdown: bool = False  # each strategy on its own server, stopped right after the response
+
+
+SCENARIOS = {
+    s.name: s
+    for s in [
+        Scenario("happy", "everything works: who waits for what", ""),
+        Scenario(
+            "slow-email",
+            "a 3 s email API: sequential makes the user wait, the others answer at once",
+            "email_latency_ms=3000",
+        ),
+        Scenario(
+            "email-outage",
+            "the email API is down: who tells the user, who logs it, who loses it silently",
+            "email_outage=on, email_latency_ms=100",
+        ),
+        Scenario(
+            "duplicate-runner",
+            "an email registers twice: 409 for those who await the insert; concurrent has "
+            "said 202 and confirms a registration that was never stored",
+            "",
+            duplicate=True,
+        ),
+        Scenario(
+            "db-outage",
+            "the insert fails: what each tells the user, and whether an email still goes out",
+            "db_failure_rate=1",
+        ),
+        Scenario(
+            "serverless-teardown",
+            "an ephemeral instance: work outside wait_until is cut off after the response",
+            "lifecycle=serverless, email_latency_ms=800",
+        ),
+        Scenario(
+            "shutdown-mid-flight",
+            "SIGTERM right after the response: wait_until work is drained, a bare task is lost",
+            "email_latency_ms=800",
+            shutdown=True,
+        ),
+    ]
+}
+
+
+def verdict(m: Measurement) -> str:
+    """One line on what the user was told against what really happened."""
+    told = f"answered {m.status} after {m.client_ms:,.0f} ms"
+    facts: list[str] = []
+    if m.status < 300 and m.stored is False:
+        facts.append("said yes, but nothing is stored")
+    if m.status >= 500 and m.stored:
+        facts.append("said it failed, but the runner IS stored")
+    if m.delivered and m.stored is False:
+        facts.append("sent a confirmation for a registration that was never stored")
+    if m.stored and m.delivered is False:
+        if m.status >= 400:
+            facts.append("the confirmation failed, and the user was told")
+        elif m.logged:
+            facts.append("the confirmation is lost; only the log and the trace know")
+        elif m.error:
+            facts.append("the confirmation is lost silently; only the trace knows")
+        else:
+            facts.append("the confirmation is lost, and nothing says so")
+    if m.status == 409:
+        facts.append("rejected the duplicate")
+    elif m.status >= 500 and m.stored is False and not m.delivered:
+        facts.append("told the user it failed; nothing stored, no email: consistent")
+    if not facts:
+        facts.append("stored and confirmed" if m.stored and m.delivered else "nothing happened")
+    return f"{told}; " + "; ".join(facts)
+
+
+# Make a server that shares the target's database and email API, not yet started.
+InstanceFactory = Callable[[], ThreadedServer]
+
+
+def _shutdown_runs(
+    base_url: str, strategies: Sequence[str], header: str, instance: InstanceFactory
+) -> dict[str, list[Measurement]]:
+    runs: dict[str, list[Measurement]] = {}
+    with httpx.Client(base_url=base_url, timeout=60) as observer:
+        for strategy in strategies:
+            failures = background_failures(observer)
+            server = instance().start()
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                m = post(client, strategy, knobs_header=header)
+            server.stop()  # what uvicorn does on SIGTERM: finish requests, drain, close the loop
+            observe(observer, m)  # same process, database and sandbox: the outcome is visible
+            m.logged = background_failures(observer) > failures
+            runs[strategy] = [m]
+    return runs
+
+
+def run(
+    scenario: Scenario,
+    base_url: str,
+    strategies: Sequence[str] = tuple(STRATEGIES),
+    *,
+    instance: InstanceFactory | None = None,
+) -> Comparison:
+    """Run the scenario against a server and judge each strategy from the outcomes."""
+    if scenario.shutdown:
+        if instance is None:
+            raise ScenarioUnavailable(
+                f"{scenario.name} stops servers: run it on the embedded stack, or ask the "
+                "server to run it (POST /api/scenarios/{name})"
+            )
+        comparison = Comparison(base_url, scenario.knobs, {})
+        comparison.runs = _shutdown_runs(base_url, strategies, scenario.knobs, instance)
+    elif scenario.duplicate:
+        taken = fake.runner()
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            first = register(client, "sequential", body=taken, knobs_header=QUICK)
+            if first.status != 201:
+                raise RuntimeError(f"could not register the first runner: {first.status}")
+            runs = {
+                s: [
+                    register(
+                        client,
+                        s,
+                        body=fake.runner(email=taken["email"]),
+                        knobs_header=scenario.knobs or None,
+                    )
+                ]
+                for s in strategies
+            }
+        comparison = Comparison(base_url, scenario.knobs, runs)
+    else:
+        comparison = run_compare(base_url, strategies, knobs_header=scenario.knobs or None)
+    comparison.verdicts = {s: verdict(comparison.typical(s)) for s in comparison.runs}
+    return comparison

@@ -1,0 +1,106 @@
+"""Every scenario, judged from real outcomes: status, stored row, outbox, trace, log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from marathon.app import create_app
+from marathon.measure import Measurement
+from marathon.scenarios import SCENARIOS, ScenarioUnavailable, run, verdict
+from marathon.settings import Settings
+from marathon.stack import ThreadedServer
+
+# Fast variants: the same faults with shorter latencies (later knobs override earlier ones).
+FAST = ", email_latency_ms=300, email_latency_spread=0, db_latency_ms=10"
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[ThreadedServer]:
+    with ThreadedServer(create_app(settings)) as server:
+        yield server
+
+
+def _run(name: str, api: ThreadedServer, settings: Settings) -> dict[str, Measurement]:
+    scenario = SCENARIOS[name]
+    scenario = replace(scenario, knobs=scenario.knobs + FAST if scenario.knobs else FAST[2:])
+    comparison = run(scenario, api.url, instance=lambda: ThreadedServer(create_app(settings)))
+    assert set(comparison.verdicts) == set(comparison.runs)
+    return {s: comparison.typical(s) for s in comparison.runs}
+
+
+def test_happy(api: ThreadedServer, settings: Settings) -> None:
+    r = _run("happy", api, settings)
+    assert all(m.stored and m.delivered and m.error is None for m in r.values())
+    assert r["sequential"].client_ms >= 300 > 150 > r["wait-until"].client_ms
+
+
+def test_slow_email_only_sequential_waits(api: ThreadedServer, settings: Settings) -> None:
+    r = _run("slow-email", api, settings)
+    assert r["sequential"].client_ms >= 300
+    for name in ("fire-and-forget", "concurrent", "wait-until"):
+        assert r[name].client_ms < 150 and r[name].delivered
+
+
+def test_email_outage_who_reports_it(api: ThreadedServer, settings: Settings) -> None:
+    r = _run("email-outage", api, settings)
+    assert all(m.stored and m.delivered is False for m in r.values())
+    assert all(m.error and "send confirmation" in m.error for m in r.values()), "span status"
+    assert r["sequential"].status == 502, "the user is told"
+    assert r["fire-and-forget"].status == 201 and not r["fire-and-forget"].logged, "silently"
+    for name in ("concurrent", "wait-until"):
+        assert r[name].status < 300 and r[name].logged, "wait_until logs what it runs"
+    assert "silently" in verdict(r["fire-and-forget"])
+
+
+def test_duplicate_runner(api: ThreadedServer, settings: Settings) -> None:
+    r = _run("duplicate-runner", api, settings)
+    for name in ("sequential", "fire-and-forget", "wait-until"):
+        assert r[name].status == 409 and not r[name].stored and not r[name].delivered
+    c = r["concurrent"]
+    assert c.status == 202 and c.stored is False and c.delivered is True
+    assert c.error and "DuplicateRunner" in c.error
+    assert "never stored" in verdict(c)
+
+
+def test_db_outage(api: ThreadedServer, settings: Settings) -> None:
+    r = _run("db-outage", api, settings)
+    for name in ("sequential", "fire-and-forget", "wait-until"):
+        assert r[name].status == 503 and not r[name].stored and not r[name].delivered
+    assert r["concurrent"].status == 202 and r["concurrent"].delivered is True
+    assert r["concurrent"].stored is False
+
+
+def test_serverless_teardown(api: ThreadedServer, settings: Settings) -> None:
+    r = _run("serverless-teardown", api, settings)
+    lost = r["fire-and-forget"]
+    assert lost.stored and lost.delivered is False
+    assert lost.error and "cancelled: serverless" in lost.error
+    assert all(r[n].delivered for n in ("sequential", "concurrent", "wait-until"))
+
+
+def test_shutdown_mid_flight(api: ThreadedServer, settings: Settings) -> None:
+    r = _run("shutdown-mid-flight", api, settings)
+    lost = r["fire-and-forget"]
+    assert lost.stored and lost.delivered is False
+    assert lost.error and "cancelled" in lost.error
+    assert all(r[n].stored and r[n].delivered for n in ("sequential", "concurrent", "wait-until"))
+
+
+def test_shutdown_needs_a_server_it_may_stop(api: ThreadedServer) -> None:
+    with pytest.raises(ScenarioUnavailable):
+        run(SCENARIOS["shutdown-mid-flight"], api.url)
+
+
+def test_the_api_lists_and_runs_scenarios(api: ThreadedServer) -> None:
+    listed = httpx.get(f"{api.url}/api/scenarios").json()
+    assert [s["name"] for s in listed] == list(SCENARIOS)
+    assert httpx.post(f"{api.url}/api/scenarios/nope").status_code == 404
+    r = httpx.post(f"{api.url}/api/scenarios/shutdown-mid-flight", timeout=120)
+    assert r.status_code == 200, r.text
+    rows = {s["strategy"]: s for s in r.json()["strategies"]}
+    assert rows["fire-and-forget"]["delivered"] is False
+    assert rows["wait-until"]["delivered"] is True and rows["wait-until"]["verdict"]
