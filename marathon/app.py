@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from litestar import Litestar, Request, Response, delete, get, post, put
@@ -20,7 +21,7 @@ from opentelemetry import trace
 from psycopg import Error as DatabaseError
 from resend.exceptions import ResendError
 
-from marathon import email, knobs, lifecycle, registration, tracing
+from marathon import email, knobs, lifecycle, queue, registration, tracing
 from marathon.background import Background, BackgroundFull
 from marathon.db import Database, DatabaseUnavailable, DuplicateRunner
 from marathon.routes import ROUTES
@@ -119,6 +120,10 @@ def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
                 ) from None
             except (DatabaseError, DatabaseUnavailable):
                 raise HTTPException(status_code=503, detail="The database is unavailable") from None
+            except queue.QueueUnavailable:
+                raise HTTPException(
+                    status_code=503, detail="The queue is unavailable; nothing was stored"
+                ) from None
             except BackgroundFull:
                 raise HTTPException(
                     status_code=503,
@@ -132,7 +137,8 @@ def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
             after = BackgroundTask(
                 lifecycle.freeze, started, state.background, k.wait_until_grace_s
             )
-        return Response({"id": str(runner.id)}, status_code=status, background=after)
+        body = {"id": str(runner.id), "status_url": f"/api/registrations/{runner.id}"}
+        return Response(body, status_code=status, background=after)
 
     return register
 
@@ -214,13 +220,23 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         email.configure(settings)
         db = Database(url)
         await db.open()
+        jobs = queue.create_queue(url)
+        await jobs.open_async()
+        await queue.ensure_schema(jobs, db)
         background = Background()
         app.state.db, app.state.background = db, background
         app.state.work = Work(
             store=db.insert_runner,
             confirm=email.send_confirmation,
             wait_until=background.wait_until,
+            transaction=db.transaction,
+            enqueue=partial(queue.enqueue, jobs),
         )
+        # A long-lived task belongs to the lifespan, never to a request: it would keep that
+        # request's trace context (and knobs) forever.
+        worker = None
+        if settings.worker_in_process:
+            worker = asyncio.create_task(queue.run_worker(jobs, db, name="in-process"))
         try:
             yield
         finally:
@@ -228,6 +244,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             report = await background.drain(knobs.defaults().wait_until_grace_s)
             if report.finished or report.cancelled:
                 log.info("drained: %d finished, %d cancelled", report.finished, report.cancelled)
+            if worker:
+                worker.cancel()
+                await asyncio.wait([worker], timeout=10)
+            await jobs.close_async()
             await db.close()
 
     otel = OpenTelemetryConfig(

@@ -132,6 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--html", metavar="FILE", help="also write it as a page")
     tr.add_argument("--svg", metavar="FILE", help="also write it as SVG")
 
+    worker = sub.add_parser(
+        "worker",
+        help="deliver queued confirmations (any number, on any host)",
+        description="Run a queue worker: it takes confirmation jobs from PostgreSQL and sends "
+        "them with retries. Workers share the queue, so run as many as you like, anywhere "
+        "DATABASE_URL reaches. `marathon serve` runs one in-process unless MARATHON_WORKER=off.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    worker.add_argument(
+        "--concurrency", type=int, default=4, metavar="N", help="jobs at once (default %(default)s)"
+    )
+
     sandbox = sub.add_parser(
         "sandbox",
         help="run the Resend-compatible sandbox alone",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
+import os
 import signal
 import tempfile
 import threading
@@ -24,7 +26,7 @@ from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
 from marathon.views import terminal
 
-__all__ = ["compare_", "demo", "sandbox", "scenarios_", "serve", "trace"]
+__all__ = ["compare_", "demo", "sandbox", "scenarios_", "serve", "trace", "worker"]
 
 log = logging.getLogger("marathon")
 
@@ -44,6 +46,37 @@ def serve(args: argparse.Namespace) -> int:
         log.info("API on http://%s:%d (traces: /api/traces)", args.host, args.port)
         # uvicorn in the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included).
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    from marathon import email, queue, tracing
+    from marathon.db import Database
+
+    async def work(url: str, settings: Settings) -> None:
+        email.configure(settings)
+        db = Database(url)
+        await db.open()
+        jobs = queue.create_queue(url)
+        await jobs.open_async()
+        await queue.ensure_schema(jobs, db)
+        log.info("worker: delivering confirmations (concurrency %d)", args.concurrency)
+        try:
+            await queue.run_worker(
+                jobs,
+                db,
+                concurrency=args.concurrency,
+                install_signal_handlers=True,
+                name=f"worker-{os.getpid()}",
+            )
+        finally:
+            await jobs.close_async()
+            await db.close()
+
+    with stack.running(Settings.from_env()) as s:
+        tracing.setup(s.settings.service_name.replace("-api", "-worker"), s.settings.trace_limit)
+        assert s.settings.database_url
+        asyncio.run(work(s.settings.database_url, s.settings))
     return 0
 
 
@@ -160,7 +193,11 @@ def _scenario(
         return compare.Comparison.from_json(r.json())
     with _fresh_stack() as (url, settings):
         return scenarios.run(
-            scenario, url, strategies, instance=lambda: compare.api_server(settings)
+            scenario,
+            url,
+            strategies,
+            # a server it may stop, without a queue worker of its own: the stack's keeps going
+            instance=lambda: compare.api_server(settings.with_(worker_in_process=False)),
         )
 
 

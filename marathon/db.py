@@ -6,13 +6,14 @@ import logging
 import random
 import uuid
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -96,9 +97,15 @@ class Database:
                         )
                         log.info("applied migration %s", f.name)
 
-    async def insert_runner(self, runner: Runner) -> None:
-        """Store the runner; raises `DuplicateRunner` if the email is taken."""
-        with work_span(INSERT_SPAN, **{RUNNER_ATTR: str(runner.id)}):
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """One connection in one transaction: commit if the block succeeds, else roll back."""
+        async with self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    async def insert_runner(self, runner: Runner, conn: AsyncConnection[Any] | None = None) -> None:
+        """Store the runner (in `conn`'s transaction if given); `DuplicateRunner` if taken."""
+        with work_span(INSERT_SPAN, attributes={RUNNER_ATTR: str(runner.id)}):
             k = knobs.current()
             # Simulated round trip to a managed database in another zone.
             await delay.sleep(k.db_latency_ms, k.db_latency_spread)
@@ -106,10 +113,10 @@ class Database:
                 raise DatabaseUnavailable("simulated: the database did not answer")
             if random.random() < k.db_duplicate_rate:  # as if the email were taken
                 raise DuplicateRunner(f"runner {runner.id}: email already registered (simulated)")
-            async with self.pool.connection() as conn:
+            async with nullcontext(conn) if conn else self.pool.connection() as c:
                 # ON CONFLICT instead of catching UniqueViolation: that error's text quotes the
                 # email address, and the psycopg span would record it.
-                cur = await conn.execute(
+                cur = await c.execute(
                     "INSERT INTO runners (id, first_name, last_name, email, address, distance)"
                     " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
                     (
@@ -123,6 +130,19 @@ class Database:
                 )
                 if await cur.fetchone() is None:
                     raise DuplicateRunner(f"runner {runner.id}: email already registered")
+
+    async def load_runner(self, runner_id: uuid.UUID) -> Runner:
+        """The whole registration, personal data included: for sending the email only."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id, first_name, last_name, email, address, distance FROM runners"
+                " WHERE id = %s",
+                (runner_id,),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise LookupError(f"runner {runner_id} is not stored")
+        return Runner(*row)
 
     async def get_runner(self, runner_id: uuid.UUID) -> dict[str, Any] | None:
         """What the API may show of a stored runner: no personal data."""

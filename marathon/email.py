@@ -24,6 +24,8 @@ SANDBOX_KNOBS = (
     "email_rate_limit_rate",
     "email_retry_after_s",
     "email_outage",
+    "email_fail_first",
+    "email_fail_with",
 )
 
 DISTANCE_NAMES = {"5k": "5 km", "10k": "10 km", "half": "half marathon", "full": "marathon"}
@@ -79,7 +81,7 @@ def message(runner: Runner) -> dict[str, Any]:
 
 async def send_confirmation(runner: Runner) -> str:
     """Send the confirmation; returns the email id. Raises `resend.exceptions.ResendError`."""
-    with work_span(EMAIL_SPAN, **{RUNNER_ATTR: str(runner.id)}) as span:
+    with work_span(EMAIL_SPAN, attributes={RUNNER_ATTR: str(runner.id)}) as span:
         # The runner id is the idempotency key: a retry can never send a second email.
         sent = await resend.Emails.send_async(
             message(runner),  # type: ignore[arg-type]

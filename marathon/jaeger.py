@@ -13,7 +13,7 @@ import httpx
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-__all__ = ["fetch", "response", "trace_from_spans"]
+__all__ = ["fetch", "merge", "response", "trace_from_spans"]
 
 _KINDS = {
     SpanKind.INTERNAL: "internal",
@@ -107,6 +107,26 @@ def trace_from_spans(spans: Iterable[ReadableSpan]) -> dict[str, Any]:
         trace_id = item["traceID"]
         out.append(item)
     return {"traceID": trace_id, "spans": out, "processes": processes, "warnings": None}
+
+
+def merge(primary: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
+    """One trace object holding the spans of several (a request and its linked job attempts).
+
+    Process ids are per trace in Jaeger's shape, so they are re-keyed by service name.
+    """
+    processes: dict[str, dict[str, Any]] = {}
+    key_of: dict[str, str] = {}
+    spans = []
+    for trace in [primary, *others]:
+        for process in trace["processes"].values():
+            name = process["serviceName"]
+            if name not in key_of:
+                key_of[name] = f"p{len(key_of) + 1}"
+                processes[key_of[name]] = process
+        for span in trace["spans"]:
+            service = trace["processes"][span["processID"]]["serviceName"]
+            spans.append({**span, "processID": key_of[service]})
+    return {"traceID": primary["traceID"], "spans": spans, "processes": processes, "warnings": None}
 
 
 def response(traces: list[dict[str, Any]]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ __all__ = [
     "describe",
     "format_overrides",
     "from_env",
+    "overrides_of",
     "parse_overrides",
     "set_defaults",
     "using",
@@ -92,6 +93,14 @@ class Knobs:
     email_outage: str = _knob(
         "off", choices=("off", "on"), doc="on: the email API answers every call with 503."
     )
+    email_fail_first: float = _knob(
+        0.0, lo=0, hi=100, doc="The email API fails the first N calls of each email (then works)."
+    )
+    email_fail_with: str = _knob(
+        "503",
+        choices=("500", "503", "429", "422"),
+        doc="How those first calls fail: 5xx and 429 are worth a retry, 422 is permanent.",
+    )
     # Background work
     wait_until_max_pending: float = _knob(
         1000.0, lo=1, hi=1_000_000, doc="How much wait_until work may be pending at once."
@@ -106,6 +115,27 @@ class Knobs:
         lo=0,
         hi=600,
         doc="How long shutdown (or a serverless instance) waits for wait_until work, then cancels.",
+    )
+    # Durable queue (the queued strategy)
+    queue_max_attempts: float = _knob(
+        5.0, lo=1, hi=50, doc="Attempts at a confirmation before it goes to the dead letters."
+    )
+    queue_retry_base_s: float = _knob(
+        0.5, lo=0, hi=3600, doc="First retry delay; doubles each attempt, with jitter."
+    )
+    queue_retry_cap_s: float = _knob(
+        30.0, lo=0, hi=86_400, doc="Longest delay between two attempts (Retry-After still wins)."
+    )
+    queue_enqueue_failure_rate: float = _knob(
+        0.0, lo=0, hi=1, doc="Share of enqueues that fail: the whole transaction rolls back."
+    )
+    queue_trace_model: str = _knob(
+        "link",
+        choices=("link", "child"),
+        doc="Job attempts as new traces linked to the request (link) or as its children.",
+    )
+    worker_stalled_after_s: float = _knob(
+        30.0, lo=0.5, hi=3600, doc="A worker silent this long is dead: its jobs are retried."
     )
     # Lifecycle
     lifecycle: str = _knob(
@@ -177,6 +207,13 @@ def from_env(environ: Mapping[str, str] | None = None) -> Knobs:
         return Knobs().replace(found)
     except KnobError as e:
         raise KnobError(f"in the environment: {e}") from None
+
+
+def overrides_of(k: Knobs) -> str:
+    """The header form of what differs from the process defaults (what a job must carry)."""
+    base = defaults().as_dict()
+    changed = tuple(name for name, value in k.as_dict().items() if base[name] != value)
+    return format_overrides(k, changed)
 
 
 def describe() -> list[dict[str, Any]]:

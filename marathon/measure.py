@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from marathon import fake, tracing
+from marathon import fake, jaeger, tracing
+from marathon.confirmations import FINAL
 
 __all__ = ["Measurement", "observe", "post", "register"]
 
@@ -32,6 +33,8 @@ class Measurement:
     error: str | None = None  # the first failure in the trace, or the HTTP error
     detail: str | None = None  # the response's error detail, if any
     logged: bool = False  # a background failure was logged (wait_until reports what it runs)
+    email_state: str | None = None  # a queued confirmation: sent, dead, retrying...
+    attempts: int | None = None  # a queued confirmation's attempts
     trace: dict[str, Any] | None = field(default=None, repr=False)
 
     def as_dict(self, *, with_trace: bool = False) -> dict[str, Any]:
@@ -110,18 +113,39 @@ def post(
     return m
 
 
-def observe(client: httpx.Client, m: Measurement, *, settle_timeout: float = 15) -> Measurement:
-    """Wait for the registration's trace to settle, then read what really happened."""
+def observe(
+    client: httpx.Client, m: Measurement, *, settle_timeout: float = 15, await_job: bool = True
+) -> Measurement:
+    """Wait for the registration's work to settle, then read what really happened.
+
+    For a queued registration that means its job too: until the confirmation is sent or dead,
+    then its attempts' traces (linked to the request) join the request's for the waterfall.
+    """
+    deadline = time.monotonic() + settle_timeout
     with suppress_instrumentation():
         if m.trace_id:
             m.trace, settled = _settled_trace(client, m.trace_id, settle_timeout)
-            if m.trace:
-                _summarise(m, m.trace)
             if not settled:
                 m.settled_ms = None
+        status: dict[str, Any] = {}
         if m.runner_id:
             status = client.get(f"/api/registrations/{m.runner_id}").json()
+            while (
+                await_job
+                and status["email"].get("state") not in (None, *FINAL)
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.1)
+                status = client.get(f"/api/registrations/{m.runner_id}").json()
             m.stored, m.delivered = status["stored"], status["email"]["delivered"]
+            m.email_state = status["email"].get("state")
+            m.attempts = status["email"].get("attempts")
+        attempts = [t for t in status.get("trace_ids", {}).get("attempts", []) if t != m.trace_id]
+        if m.trace and attempts:
+            linked = [_settled_trace(client, t, 5)[0] for t in attempts]
+            m.trace = jaeger.merge(m.trace, [t for t in linked if t])
+        if m.trace:
+            _summarise(m, m.trace)
     return m
 
 
@@ -137,10 +161,11 @@ def register(
     body: dict[str, Any] | None = None,
     knobs_header: str | None = None,
     settle_timeout: float = 15,
+    await_job: bool = True,
 ) -> Measurement:
     """POST one registration, wait for its background work to settle, check the outcome."""
     failures = background_failures(client)
     m = post(client, strategy, body=body, knobs_header=knobs_header)
-    observe(client, m, settle_timeout=settle_timeout)
+    observe(client, m, settle_timeout=settle_timeout, await_job=await_job)
     m.logged = background_failures(client) > failures
     return m

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import uuid
+from collections.abc import AsyncIterator
 from html import escape
 from typing import Any
 
@@ -13,10 +16,11 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
 from litestar.params import FromPath, FromQuery
+from litestar.response import ServerSentEvent, ServerSentEventMessage
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan
 
-from marathon import jaeger, knobs, scenarios, tracing
+from marathon import confirmations, jaeger, knobs, scenarios, tracing
 from marathon.settings import Settings
 from marathon.stack import ThreadedServer
 from marathon.strategies import LESSONS, STRATEGIES
@@ -26,6 +30,7 @@ from marathon.waterfall import from_jaeger
 __all__ = ["ROUTES"]
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+SSE_POLL_S, SSE_LIMIT_S = 0.1, 300.0
 
 
 async def email_delivered(settings: Settings, runner_id: uuid.UUID) -> dict[str, Any]:
@@ -42,17 +47,61 @@ async def email_delivered(settings: Settings, runner_id: uuid.UUID) -> dict[str,
     return {"delivered": bool(emails), "email_id": emails[0]["id"] if emails else None}
 
 
-@get("/api/registrations/{runner_id:uuid}")
-async def registration_status(state: State, runner_id: FromPath[uuid.UUID]) -> dict[str, Any]:
-    """What really happened to a registration: is the row stored, was the email delivered?"""
+async def _status(state: State, runner_id: uuid.UUID) -> dict[str, Any]:
     row = await state.db.get_runner(runner_id)
+    email = await email_delivered(state.settings, runner_id)
+    queued = await confirmations.get(state.db, runner_id)
+    trace_ids: dict[str, Any] = {}
+    if queued:
+        email.update({k: queued[k] for k in ("state", "attempts", "next_attempt_at", "last_error")})
+        email["email_id"] = email["email_id"] or queued["email_id"]
+        trace_ids = {"request": queued["request_trace_id"], "attempts": queued["attempt_trace_ids"]}
     return {
         "id": str(runner_id),
         "stored": row is not None,
         "distance": row["distance"] if row else None,
         "created_at": row["created_at"].isoformat() if row else None,
-        "email": await email_delivered(state.settings, runner_id),
+        "email": email,
+        "trace_ids": trace_ids,
     }
+
+
+@get("/api/registrations/{runner_id:uuid}")
+async def registration_status(state: State, runner_id: FromPath[uuid.UUID]) -> dict[str, Any]:
+    """What really happened to a registration: the row, the email, and for a queued one the
+    confirmation's state (queued, sending, retrying, sent, dead), attempts and trace ids."""
+    return await _status(state, runner_id)
+
+
+@get("/api/registrations/{runner_id:uuid}/events")
+async def registration_events(state: State, runner_id: FromPath[uuid.UUID]) -> ServerSentEvent:
+    """The same status as server-sent events, one per change, until a final state."""
+
+    async def changes() -> AsyncIterator[ServerSentEventMessage]:
+        last = None
+        deadline = asyncio.get_running_loop().time() + SSE_LIMIT_S
+        while asyncio.get_running_loop().time() < deadline:
+            status = await _status(state, runner_id)
+            current = (
+                status["stored"],
+                status["email"].get("state"),
+                status["email"].get("attempts"),
+                status["email"]["delivered"],
+            )
+            if current != last:
+                last = current
+                yield ServerSentEventMessage(data=json.dumps(status), event="status")
+            if status["email"].get("state", "sent") in confirmations.FINAL:
+                return
+            await asyncio.sleep(SSE_POLL_S)
+
+    return ServerSentEvent(changes())
+
+
+@get("/api/queue")
+async def queue_summary(state: State) -> dict[str, Any]:
+    """Queued confirmations by state, and the dead letters with their last error."""
+    return await confirmations.summary(state.db)
 
 
 def _has_strategy(strategy: str | None) -> Any:
@@ -162,7 +211,7 @@ async def run_scenario(
     def instance() -> ThreadedServer:  # for shutdown-mid-flight: a server it may stop
         from marathon.app import create_app
 
-        return ThreadedServer(create_app(state.settings))
+        return ThreadedServer(create_app(state.settings.with_(worker_in_process=False)))
 
     comparison = await anyio.to_thread.run_sync(
         lambda: scenarios.run(scenario, base_url, instance=instance)
@@ -173,6 +222,8 @@ async def run_scenario(
 
 ROUTES = [
     registration_status,
+    registration_events,
+    queue_summary,
     list_traces,
     get_trace,
     trace_page,

@@ -35,6 +35,12 @@ from marathon import delay, knobs, tracing
 __all__ = ["Outbox", "create_sandbox"]
 
 SERVICE_NAME = "resend-sandbox"
+FAILURES = {
+    500: "application_error",
+    503: "service_unavailable",
+    429: "rate_limit_exceeded",
+    422: "validation_error",
+}
 _ADDRESS = re.compile(r"^(?:[^<>]*<)?\s*[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+\s*>?$")
 
 
@@ -46,6 +52,7 @@ class Outbox:
     # Idempotency-Key -> (fingerprint of the payload, the response body first given)
     keys: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     in_progress: set[str] = field(default_factory=set)
+    calls: dict[str, int] = field(default_factory=dict)  # Idempotency-Key -> calls seen
 
 
 def _error(
@@ -146,6 +153,13 @@ async def send_email(request: Request[Any, Any, State], state: State) -> Respons
                 Status(StatusCode.ERROR, "client hung up before the email was accepted")
             )
             return _error(499, "client_closed_request", "The client closed the request.")
+        if key is not None:
+            outbox.calls[key] = outbox.calls.get(key, 0) + 1
+            if outbox.calls[key] <= k.email_fail_first:  # knob email_fail_first: flaky at first
+                status = int(k.email_fail_with)
+                name = FAILURES[status]
+                headers = {"Retry-After": f"{k.email_retry_after_s:g}"} if status == 429 else None
+                return _error(status, name, f"Simulated failure {outbox.calls[key]}.", headers)
         if k.email_outage == "on":  # knob email_outage: the whole API is down
             return _error(503, "service_unavailable", "Simulated outage of the email API.")
         if random.random() < k.email_rate_limit_rate:  # knob email_rate_limit_rate

@@ -13,6 +13,7 @@ import httpx
 from marathon import fake
 from marathon.compare import Comparison
 from marathon.compare import run as run_compare
+from marathon.confirmations import FINAL
 from marathon.measure import Measurement, background_failures, observe, post, register
 from marathon.stack import ThreadedServer
 from marathon.strategies import STRATEGIES
@@ -33,6 +34,9 @@ class Scenario:
     knobs: str  # the Marathon-Knobs header of every request
     duplicate: bool = False  # every registration reuses an email that is already registered
     shutdown: bool = False  # each strategy on its own server, stopped right after the response
+    # A fault set at run time (PUT /api/knobs) for the runs, then cleared: what was queued
+    # can still be delivered once it clears.
+    fault: tuple[tuple[str, str], ...] = ()
 
 
 SCENARIOS = {
@@ -46,8 +50,10 @@ SCENARIOS = {
         ),
         Scenario(
             "email-outage",
-            "the email API is down: who tells the user, who logs it, who loses it silently",
-            "email_outage=on, email_latency_ms=100",
+            "the email API is down, then back: who tells the user, who logs it, who loses it "
+            "silently, and who delivers once it clears",
+            "email_latency_ms=100",
+            fault=(("email_outage", "on"),),
         ),
         Scenario(
             "duplicate-runner",
@@ -68,7 +74,8 @@ SCENARIOS = {
         ),
         Scenario(
             "shutdown-mid-flight",
-            "SIGTERM right after the response: wait_until work is drained, a bare task is lost",
+            "SIGTERM right after the response: wait_until work is drained, a bare task is lost, "
+            "the queue does not care",
             "email_latency_ms=800",
             shutdown=True,
         ),
@@ -125,6 +132,26 @@ def _shutdown_runs(
     return runs
 
 
+def _fault_runs(
+    scenario: Scenario, base_url: str, strategies: Sequence[str]
+) -> dict[str, list[Measurement]]:
+    fault = dict(scenario.fault)
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        before = client.get("/api/knobs").json()["knobs"]
+        client.put("/api/knobs", json=fault).raise_for_status()
+        try:
+            runs = {
+                s: [register(client, s, knobs_header=scenario.knobs or None, await_job=False)]
+                for s in strategies
+            }
+        finally:
+            client.put("/api/knobs", json={k: before[k] for k in fault}).raise_for_status()
+        for [m] in runs.values():
+            if m.email_state not in (None, *FINAL):  # queued: now the fault has cleared
+                observe(client, m, settle_timeout=60)
+    return runs
+
+
 def run(
     scenario: Scenario,
     base_url: str,
@@ -141,6 +168,10 @@ def run(
             )
         comparison = Comparison(base_url, scenario.knobs, {})
         comparison.runs = _shutdown_runs(base_url, strategies, scenario.knobs, instance)
+    elif scenario.fault:
+        comparison = Comparison(
+            base_url, scenario.knobs, _fault_runs(scenario, base_url, strategies)
+        )
     elif scenario.duplicate:
         taken = fake.runner()
         with httpx.Client(base_url=base_url, timeout=60) as client:

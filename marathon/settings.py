@@ -13,6 +13,7 @@
 | `MARATHON_TRACE_LIMIT` | `200` | how many recent traces the in-process store keeps |
 | `JAEGER_UI_URL` | unset | e.g. `http://localhost:16686`: trace links also point at Jaeger |
 | `JAEGER_QUERY_URL` | unset | where `marathon` reads traces from a real Jaeger |
+| `MARATHON_WORKER` | `on` | `off`: this process runs no queue worker (run `marathon worker`) |
 | `MARATHON_KNOBS` | `on` | `off`: no run-time (`PUT /api/knobs`) or per-request knob changes |
 """
 
@@ -62,6 +63,7 @@ class Settings:
     jaeger_ui_url: str | None = None
     jaeger_query_url: str | None = None
     knobs_mutable: bool = True
+    worker_in_process: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +82,7 @@ class Settings:
             jaeger_ui_url=(env.get("JAEGER_UI_URL") or "").rstrip("/") or None,
             jaeger_query_url=(env.get("JAEGER_QUERY_URL") or "").rstrip("/") or None,
             knobs_mutable=_on_off("MARATHON_KNOBS", env.get("MARATHON_KNOBS")),
+            worker_in_process=_on_off("MARATHON_WORKER", env.get("MARATHON_WORKER")),
         )
 
     @property

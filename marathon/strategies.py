@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,11 @@ CREATED, ACCEPTED = 201, 202
 class Work:
     """What a registration does, and how background work is handed over."""
 
-    store: Callable[[Runner], Awaitable[None]]
+    store: Callable[..., Awaitable[None]]  # (runner, connection=None)
     confirm: Callable[[Runner], Coroutine[Any, Any, Any]]
     wait_until: Callable[..., None]
+    transaction: Callable[[], AbstractAsyncContextManager[Any]]
+    enqueue: Callable[[Runner, Any], Awaitable[None]]  # (runner, connection)
 
 
 async def sequential(work: Work, runner: Runner) -> int:
@@ -50,6 +53,13 @@ async def wait_until(work: Work, runner: Runner) -> int:
     return CREATED
 
 
+async def queued(work: Work, runner: Runner) -> int:
+    async with work.transaction() as tx:  # the row and the job: both, or neither
+        await work.store(runner, tx)
+        await work.enqueue(runner, tx)
+    return ACCEPTED
+
+
 Strategy = Callable[[Work, Runner], Awaitable[int]]
 
 # path segment -> strategy, in the order the lesson tells them
@@ -58,6 +68,7 @@ STRATEGIES: dict[str, Strategy] = {
     "fire-and-forget": fire_and_forget,
     "concurrent": concurrent,
     "wait-until": wait_until,
+    "queued": queued,
 }
 
 LESSONS = {
@@ -65,4 +76,5 @@ LESSONS = {
     "fire-and-forget": "await insert, start the email unowned, respond: fast, email may be lost",
     "concurrent": "respond at once, insert and email in the background: 202, nothing checked",
     "wait-until": "await insert, hand the email to wait_until, respond: drained on shutdown",
+    "queued": "insert and enqueue in one transaction, respond 202: workers deliver with retries",
 }

@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from litestar.types import Scope
 from litestar.utils import normalize_path
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.propagators import (
     TraceResponsePropagator,
@@ -25,7 +27,7 @@ from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from marathon.trace_store import TraceStore
 
@@ -132,10 +134,35 @@ def record_error(span: Span, exc: BaseException) -> None:
 
 
 @contextmanager
-def work_span(name: str, **attributes: Any) -> Iterator[Span]:
+def instrumentation_enabled() -> Iterator[None]:
+    """Undo `suppress_instrumentation()` for a block (a job inside the quiet worker loop)."""
+    ctx = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, False)
+    ctx = otel_context.set_value("suppress_instrumentation", False, ctx)
+    token = otel_context.attach(ctx)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+@contextmanager
+def work_span(
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    context: otel_context.Context | None = None,
+    links: Sequence[Link] = (),
+    attributes: dict[str, Any] | None = None,
+) -> Iterator[Span]:
     """A span around one piece of work that says clearly how it ended: ok, failed or cancelled."""
     with tracer().start_as_current_span(
-        name, attributes=attributes, record_exception=False, set_status_on_exception=False
+        name,
+        context=context,
+        kind=kind,
+        links=links,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
     ) as span:
         try:
             yield span

@@ -42,6 +42,7 @@ class Bar:
     message: str | None
     after_response: bool  # ended after the response was sent: nobody waited for it
     request: bool  # the request span whose end is the response
+    linked: bool = False  # placed under its parent by a span link (a job attempt), not a child
 
     @property
     def duration_ms(self) -> float:
@@ -104,10 +105,19 @@ def from_jaeger(trace: dict[str, Any]) -> Waterfall:
     tags_of = {s["spanID"]: {t["key"]: t["value"] for t in s.get("tags", [])} for s in spans}
 
     def parent(span: dict[str, Any]) -> str | None:
-        for ref in span.get("references") or []:
-            if ref["refType"] == "CHILD_OF" and ref["spanID"] in ids:
-                return str(ref["spanID"])
+        """The CHILD_OF parent; failing that, a linked span in this view (FOLLOWS_FROM)."""
+        refs = span.get("references") or []
+        for kind in ("CHILD_OF", "FOLLOWS_FROM"):
+            for ref in refs:
+                if ref["refType"] == kind and ref["spanID"] in ids:
+                    return str(ref["spanID"])
         return None
+
+    def linked(span: dict[str, Any]) -> bool:
+        refs = span.get("references") or []
+        return not any(r["refType"] == "CHILD_OF" and r["spanID"] in ids for r in refs) and any(
+            r["refType"] == "FOLLOWS_FROM" and r["spanID"] in ids for r in refs
+        )
 
     # The request span: the one our app tags with the strategy, else the first server root.
     request = next((s for s in spans if STRATEGY_TAG in tags_of[s["spanID"]]), None)
@@ -140,6 +150,7 @@ def from_jaeger(trace: dict[str, Any]) -> Waterfall:
                 message=message,
                 after_response=end_us > response_us,
                 request=span is request,
+                linked=linked(span),
             )
         )
         for child in sorted(children[span["spanID"]], key=lambda s: (s["startTime"], s["spanID"])):

@@ -114,6 +114,17 @@ async def settled(trace_id: int, timeout: float = 15) -> Trace:
     raise AssertionError(f"trace {trace_id:032x} still has running spans after {timeout} s")
 
 
+async def final_status(client: httpx.AsyncClient, runner_id: str, timeout: float = 15) -> Any:
+    """The registration's status once a queued confirmation is sent or dead (at once if not
+    queued)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = (await client.get(f"/api/registrations/{runner_id}")).json()
+        if status["email"].get("state") in (None, "sent", "dead") or time.monotonic() > deadline:
+            return status
+        await asyncio.sleep(0.05)
+
+
 def outbox(sandbox: ThreadedServer, runner_id: str) -> list[dict[str, Any]]:
     r = httpx.get(f"{sandbox.url}/outbox", params={"idempotency_key": runner_id})
     r.raise_for_status()

@@ -38,10 +38,10 @@ def test_compare_json_reports_the_orderings(tmp_path: Path) -> None:
     out = json.loads(r.stdout)
     assert "email_latency_ms=300" in out["knobs"]
     s = {row["strategy"]: row for row in out["strategies"]}
-    assert list(s) == ["sequential", "fire-and-forget", "concurrent", "wait-until"]
+    assert list(s) == ["sequential", "fire-and-forget", "concurrent", "wait-until", "queued"]
 
     assert s["sequential"]["client_ms"] >= 300 and s["sequential"]["server_ms"] >= 300
-    for name in ("fire-and-forget", "concurrent", "wait-until"):
+    for name in ("fire-and-forget", "concurrent", "wait-until", "queued"):
         assert s[name]["client_ms"] < 150, (name, s[name]["client_ms"])
         assert s[name]["settled_ms"] >= 300, "the email still took its time, after the response"
     for row in s.values():
@@ -56,5 +56,8 @@ def test_compare_json_reports_the_orderings(tmp_path: Path) -> None:
     assert "insert runner" not in after["fire-and-forget"]
     assert {"insert runner", "send confirmation"} <= after["concurrent"]
     assert "send confirmation" in after["wait-until"] and "insert runner" not in after["wait-until"]
+    # queued: the job's attempt (another trace, linked) joins the request's waterfall
+    assert {"confirmation attempt", "send confirmation"} <= after["queued"]
+    assert "insert runner" not in after["queued"]
     html = page.read_text()
-    assert html.count('<g class="waterfall"') == 4 and html.count('class="resp"') >= 4
+    assert html.count('<g class="waterfall"') == 5 and html.count('class="resp"') >= 4

@@ -50,7 +50,9 @@ def test_the_file_follows_the_compose_specification(
 
 def test_the_services_and_their_wiring(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"jaeger", "postgres", "resend-sandbox", "api"} <= set(services)
+    assert {"jaeger", "postgres", "resend-sandbox", "api", "worker"} <= set(services)
+    assert services["worker"]["command"][:2] == ["marathon", "worker"]
+    assert services["api"]["environment"]["MARATHON_WORKER"] == "off"
     assert re.fullmatch(
         r"jaegertracing/jaeger:\$\{JAEGER_VERSION:-2\.\d+\.\d+\}", services["jaeger"]["image"]
     )
@@ -65,10 +67,11 @@ def test_the_services_and_their_wiring(compose: dict[str, Any]) -> None:
     assert deps["resend-sandbox"]["condition"] == "service_healthy"
 
 
-def test_the_api_gets_the_environment_it_reads(compose: dict[str, Any]) -> None:
-    env = compose["services"]["api"]["environment"]
+@pytest.mark.parametrize("service", ["api", "worker"])
+def test_the_app_gets_the_environment_it_reads(compose: dict[str, Any], service: str) -> None:
+    env = compose["services"][service]["environment"]
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
-    assert env["OTEL_SERVICE_NAME"] == "marathon-api"
+    assert env["OTEL_SERVICE_NAME"] == f"marathon-{service}"
     assert env["DATABASE_URL"].startswith("postgresql://") and "@postgres:" in env["DATABASE_URL"]
     assert env["RESEND_API_URL"] == "http://resend-sandbox:8025"
     assert compose["services"]["resend-sandbox"]["environment"]["OTEL_SERVICE_NAME"] == (

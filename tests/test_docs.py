@@ -82,6 +82,7 @@ def test_the_strategies_page_quotes_the_real_code() -> None:
         strategies.fire_and_forget,
         strategies.concurrent,
         strategies.wait_until,
+        strategies.queued,
     ):
         assert inspect.getsource(fn) in quoted, f"{fn.__name__} differs from docs/strategies.md"
 

@@ -27,7 +27,8 @@ def api(settings: Settings) -> Iterator[ThreadedServer]:
 def _run(name: str, api: ThreadedServer, settings: Settings) -> dict[str, Measurement]:
     scenario = SCENARIOS[name]
     scenario = replace(scenario, knobs=scenario.knobs + FAST if scenario.knobs else FAST[2:])
-    comparison = run(scenario, api.url, instance=lambda: ThreadedServer(create_app(settings)))
+    instance = settings.with_(worker_in_process=False)
+    comparison = run(scenario, api.url, instance=lambda: ThreadedServer(create_app(instance)))
     assert set(comparison.verdicts) == set(comparison.runs)
     return {s: comparison.typical(s) for s in comparison.runs}
 
@@ -47,18 +48,21 @@ def test_slow_email_only_sequential_waits(api: ThreadedServer, settings: Setting
 
 def test_email_outage_who_reports_it(api: ThreadedServer, settings: Settings) -> None:
     r = _run("email-outage", api, settings)
-    assert all(m.stored and m.delivered is False for m in r.values())
-    assert all(m.error and "send confirmation" in m.error for m in r.values()), "span status"
+    in_process = [r[n] for n in ("sequential", "fire-and-forget", "concurrent", "wait-until")]
+    assert all(m.stored and m.delivered is False for m in in_process)
+    assert all(m.error and "send confirmation" in m.error for m in in_process), "span status"
     assert r["sequential"].status == 502, "the user is told"
     assert r["fire-and-forget"].status == 201 and not r["fire-and-forget"].logged, "silently"
     for name in ("concurrent", "wait-until"):
         assert r[name].status < 300 and r[name].logged, "wait_until logs what it runs"
+    assert r["queued"].delivered is True, "the queue delivers once the fault clears"
+    assert r["queued"].attempts and r["queued"].attempts > 1
     assert "silently" in verdict(r["fire-and-forget"])
 
 
 def test_duplicate_runner(api: ThreadedServer, settings: Settings) -> None:
     r = _run("duplicate-runner", api, settings)
-    for name in ("sequential", "fire-and-forget", "wait-until"):
+    for name in ("sequential", "fire-and-forget", "wait-until", "queued"):
         assert r[name].status == 409 and not r[name].stored and not r[name].delivered
     c = r["concurrent"]
     assert c.status == 202 and c.stored is False and c.delivered is True
@@ -68,7 +72,7 @@ def test_duplicate_runner(api: ThreadedServer, settings: Settings) -> None:
 
 def test_db_outage(api: ThreadedServer, settings: Settings) -> None:
     r = _run("db-outage", api, settings)
-    for name in ("sequential", "fire-and-forget", "wait-until"):
+    for name in ("sequential", "fire-and-forget", "wait-until", "queued"):
         assert r[name].status == 503 and not r[name].stored and not r[name].delivered
     assert r["concurrent"].status == 202 and r["concurrent"].delivered is True
     assert r["concurrent"].stored is False
@@ -79,7 +83,7 @@ def test_serverless_teardown(api: ThreadedServer, settings: Settings) -> None:
     lost = r["fire-and-forget"]
     assert lost.stored and lost.delivered is False
     assert lost.error and "cancelled: serverless" in lost.error
-    assert all(r[n].delivered for n in ("sequential", "concurrent", "wait-until"))
+    assert all(r[n].delivered for n in ("sequential", "concurrent", "wait-until", "queued"))
 
 
 def test_shutdown_mid_flight(api: ThreadedServer, settings: Settings) -> None:
@@ -87,7 +91,8 @@ def test_shutdown_mid_flight(api: ThreadedServer, settings: Settings) -> None:
     lost = r["fire-and-forget"]
     assert lost.stored and lost.delivered is False
     assert lost.error and "cancelled" in lost.error
-    assert all(r[n].stored and r[n].delivered for n in ("sequential", "concurrent", "wait-until"))
+    kept = ("sequential", "concurrent", "wait-until", "queued")
+    assert all(r[n].stored and r[n].delivered for n in kept)
 
 
 def test_shutdown_needs_a_server_it_may_stop(api: ThreadedServer) -> None:

@@ -58,6 +58,7 @@ def _bar_class(bar: Bar) -> str:
 
 def _label(bar: Bar, service: str) -> str:
     name = bar.name if bar.service == service else f"{bar.name} [{bar.service}]"
+    name = ("↪ " if bar.linked else "") + name  # a job attempt, linked to the request
     text = name if len(name) <= 38 - bar.depth else name[: 37 - bar.depth] + "…"
     return text
 

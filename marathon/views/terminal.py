@@ -36,7 +36,7 @@ def _style(bar: Bar) -> str:
 
 def _label(bar: Bar, service: str) -> str:
     name = bar.name if bar.service == service else f"{bar.name} [{bar.service}]"
-    label = " " * bar.depth + name
+    label = " " * bar.depth + ("↪ " if bar.linked else "") + name
     return (label[: LABEL - 2] + "…" if len(label) > LABEL - 1 else label).ljust(LABEL)
 
 

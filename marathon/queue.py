@@ -1,0 +1,233 @@
+"""The durable queue (procrastinate, in our own PostgreSQL): part two of the lesson.
+
+The confirmation becomes a job, inserted in the same transaction as the runner, so both exist
+or neither does. Workers (any number, any host) deliver it with retries: exponential backoff
+with jitter on 5xx, timeouts and 429 (honouring Retry-After), none on other 4xx, and a dead
+letter after the last attempt. The idempotency key (the runner id) makes a retry after a crash
+between "sent" and "recorded" harmless.
+
+The request's trace context travels with the job; each attempt is a span linked to the request
+span (knob `queue_trace_model=child` makes it a child instead, to compare the two in Jaeger).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import random
+import uuid
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import procrastinate
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from procrastinate.job_context import JobContext
+from procrastinate.jobs import Job
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
+from psycopg import AsyncConnection
+from resend.exceptions import ResendError
+
+from marathon import confirmations, email, knobs
+from marathon.db import Database
+from marathon.registration import Runner
+from marathon.tracing import RUNNER_ATTR, instrumentation_enabled, scrub, work_span
+
+__all__ = [
+    "QUEUE",
+    "QueueUnavailable",
+    "create_queue",
+    "enqueue",
+    "ensure_schema",
+    "retry_delay",
+    "run_worker",
+]
+
+log = logging.getLogger(__name__)
+
+QUEUE = "confirmations"
+TASK = "send_confirmation"
+ATTEMPT_SPAN = "confirmation attempt"
+ENQUEUE_SPAN = "enqueue confirmation"
+POLL_S = 0.2  # how often a worker looks for jobs whose retry time has come
+
+
+class QueueUnavailable(Exception):
+    """The job could not be enqueued (here: simulated by `queue_enqueue_failure_rate`)."""
+
+
+def retry_delay(exc: BaseException, attempt: int, k: knobs.Knobs) -> float | None:
+    """Seconds until the next attempt, or None: a permanent failure or the last attempt."""
+    if attempt >= k.queue_max_attempts:
+        return None
+    retry_after = 0.0
+    if isinstance(exc, ResendError):
+        code = int(exc.code) if str(exc.code).isdigit() else 500
+        if code == 429:
+            retry_after = _retry_after(
+                exc.headers.get("retry-after") or exc.headers.get("Retry-After")
+            )
+        elif code < 500:
+            return None  # the request itself is wrong: retrying cannot help
+    # Exponential backoff with "equal jitter": half fixed, half random, so that retries after a
+    # shared outage do not arrive all at once.
+    backoff = min(k.queue_retry_cap_s, k.queue_retry_base_s * 2 ** (attempt - 1))
+    return float(max(retry_after, backoff / 2 + random.uniform(0, backoff / 2)))
+
+
+def _retry_after(value: str | None) -> float:
+    if not value:
+        return 0.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
+
+
+class DecidedRetry(BaseRetryStrategy):
+    """Procrastinate asks after each failure; the job has already decided and said so."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        retry_at: datetime.datetime | None = getattr(exception, "marathon_retry_at", None)
+        return RetryDecision(retry_at=retry_at) if retry_at else None
+
+
+async def send_confirmation_job(
+    context: JobContext, runner_id: str, knob_overrides: str, traceparent: str
+) -> None:
+    """One attempt at one confirmation."""
+    db: Database = context.additional_context["db"]
+    rid = uuid.UUID(runner_id)
+    attempt = (context.job.attempts or 0) + 1
+    k = knobs.defaults().replace(knobs.parse_overrides(knob_overrides))
+    request = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
+    request_span = trace.get_current_span(request).get_span_context()
+    if k.queue_trace_model == "child":
+        parent, links = request, []
+    else:  # a new trace per attempt, linked: the model OpenTelemetry recommends for queues
+        parent, links = Context(), [Link(request_span, {"marathon.link": "request"})]
+    attributes = {
+        RUNNER_ATTR: runner_id,
+        "marathon.attempt": attempt,
+        "messaging.system": "procrastinate",
+        "messaging.destination.name": QUEUE,
+        "messaging.message.id": str(context.job.id),
+    }
+    with (
+        instrumentation_enabled(),
+        knobs.using(k),
+        work_span(
+            ATTEMPT_SPAN, kind=SpanKind.CONSUMER, context=parent, links=links, attributes=attributes
+        ) as span,
+    ):
+        await confirmations.mark_sending(
+            db, rid, attempt, f"{span.get_span_context().trace_id:032x}"
+        )
+        try:
+            email_id = await email.send_confirmation(await db.load_runner(rid))
+        except Exception as exc:
+            delay_s = retry_delay(exc, attempt, k)
+            retry_at = None
+            if delay_s is not None:
+                retry_at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=delay_s)
+            exc.marathon_retry_at = retry_at  # type: ignore[attr-defined]
+            span.set_attribute("marathon.outcome", "retry" if retry_at else "dead")
+            message = scrub(f"{type(exc).__name__}: {exc}")[:300]
+            await confirmations.mark_failed(db, rid, message, retry_at)
+            if retry_at is None:
+                log.warning(
+                    "confirmation %s is dead after %d attempt(s): %s", rid, attempt, message
+                )
+            raise
+        span.set_attribute("marathon.outcome", "sent")
+        await confirmations.mark_sent(db, rid, email_id)
+
+
+def create_queue(database_url: str) -> procrastinate.App:
+    """The procrastinate app, with a small pool of its own (its LISTEN connection needs
+    settings ours does not have); jobs are still deferred on our connection, in our
+    transaction."""
+    connector = procrastinate.PsycopgConnector(conninfo=database_url, min_size=1, max_size=4)
+    app = procrastinate.App(connector=connector)
+    app.task(name=TASK, queue=QUEUE, pass_context=True, retry=DecidedRetry())(send_confirmation_job)
+    return app
+
+
+async def enqueue(queue: procrastinate.App, runner: Runner, conn: AsyncConnection[Any]) -> None:
+    """Defer the confirmation in `conn`'s transaction, with the request's context and knobs."""
+    request = trace.get_current_span()  # the request span: attempts will link to it
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier, trace.set_span_in_context(request))
+    with work_span(ENQUEUE_SPAN, kind=SpanKind.PRODUCER, attributes={RUNNER_ATTR: str(runner.id)}):
+        if random.random() < knobs.current().queue_enqueue_failure_rate:
+            raise QueueUnavailable("simulated: the job could not be enqueued")
+        job_id = (
+            await queue.tasks[TASK]
+            .configure(connection=conn)
+            .defer_async(
+                runner_id=str(runner.id),
+                knob_overrides=knobs.overrides_of(knobs.current()),
+                traceparent=carrier.get("traceparent", ""),
+            )
+        )
+        trace_id = f"{request.get_span_context().trace_id:032x}"
+        await confirmations.record_enqueued(conn, runner.id, job_id, trace_id)
+
+
+async def ensure_schema(queue: procrastinate.App, db: Database) -> None:
+    """Procrastinate's tables, once (API and workers may start together: one lock)."""
+    with suppress_instrumentation():
+        async with db.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('marathon-queue-schema'))")
+            cur = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+            row = await cur.fetchone()
+            if not (row and row[0]):
+                await conn.execute(queue.schema_manager.get_schema())
+                log.info("applied procrastinate's schema")
+
+
+async def _retry_stalled(queue: procrastinate.App, after_s: float) -> None:
+    """Jobs of a worker that stopped sending heartbeats (killed, frozen) go back in the queue."""
+    while True:
+        await asyncio.sleep(max(0.25, after_s / 2))
+        stalled = await queue.job_manager.get_stalled_jobs(
+            queue=QUEUE, seconds_since_heartbeat=after_s
+        )
+        for job in stalled:
+            log.warning("job %s of a stalled worker goes back in the queue", job.id)
+            await queue.job_manager.retry_job(job)
+
+
+async def run_worker(
+    queue: procrastinate.App,
+    db: Database,
+    *,
+    concurrency: int = 4,
+    install_signal_handlers: bool = False,
+    name: str = "worker",
+) -> None:
+    """Work the confirmation queue until cancelled (or, with signal handlers, SIGTERM)."""
+    after_s = knobs.defaults().worker_stalled_after_s
+    # Procrastinate's own polling and LISTEN would bury the traces: quiet here, and each job
+    # turns instrumentation back on for itself (tracing.instrumentation_enabled).
+    with suppress_instrumentation():
+        sweeper = asyncio.create_task(_retry_stalled(queue, after_s))
+        try:
+            await queue.run_worker_async(
+                queues=[QUEUE],
+                name=name,
+                concurrency=concurrency,
+                additional_context={"db": db},
+                install_signal_handlers=install_signal_handlers,
+                fetch_job_polling_interval=POLL_S,
+                update_heartbeat_interval=max(0.2, after_s / 4),
+                stalled_worker_timeout=after_s,
+                delete_jobs="never",
+            )
+        finally:
+            sweeper.cancel()
