@@ -24,6 +24,7 @@ from resend.exceptions import ResendError
 from marathon import email, knobs, lifecycle, queue, registration, tracing
 from marathon.background import Background, BackgroundFull
 from marathon.db import Database, DatabaseUnavailable, DuplicateRunner
+from marathon.pages import PAGES
 from marathon.routes import ROUTES
 from marathon.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES, Strategy, Work
@@ -42,6 +43,13 @@ UNTRACED = [
     "^/api/registrations",
     "^/api/scenarios",
     "^/api/knobs",
+    "^/api/waterfalls",
+    "^/api/fake-runner",
+    "^/api/queue",
+    "^/static/",
+    "^/registrations",
+    "^/outbox",
+    "^/$",
 ]
 
 
@@ -264,6 +272,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             put_knobs,
             reset_knobs,
             *ROUTES,
+            *PAGES,
         ],
         lifespan=[lifespan],
         # Leave the root logger to the command line (Litestar would install its own format).

@@ -124,7 +124,7 @@ def demo(args: argparse.Namespace) -> int:
         print(f"\nThe same comparison as a page: {page}")
         if args.once:
             return 0
-        print(f"\nServing the API on {api.url}  (Ctrl-C to stop)")
+        print(f"\nThe workshop page: {api.url}/  (Ctrl-C to stop)")
         if s.sandbox:
             print(f"Sandbox outbox:   {s.sandbox.url}/")
         print(f"Recent traces:    {api.url}/api/traces  (one as a page: {api.url}/traces/<id>)")

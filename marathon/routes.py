@@ -144,11 +144,36 @@ async def get_trace(trace_id: FromPath[str]) -> Response[dict[str, Any]]:
     )
 
 
+async def registration_trace(state: State, trace_id: str) -> dict[str, Any] | None:
+    """A request's trace, with the traces of its queued job's attempts (linked) merged in."""
+    spans = tracing.STORE.spans(int(trace_id, 16)) if _TRACE_ID.match(trace_id) else []
+    if not spans:
+        return None
+    doc = jaeger.trace_from_spans(spans)
+    runner_id = next(
+        (
+            str(s.attributes[tracing.RUNNER_ATTR])
+            for s in spans
+            if s.attributes
+            and tracing.STRATEGY_ATTR in s.attributes
+            and tracing.RUNNER_ATTR in s.attributes
+        ),
+        None,
+    )
+    queued = await confirmations.get(state.db, uuid.UUID(runner_id)) if runner_id else None
+    if queued:
+        attempts = [tracing.STORE.spans(int(t, 16)) for t in queued["attempt_trace_ids"]]
+        doc = jaeger.merge(doc, [jaeger.trace_from_spans(a) for a in attempts if a])
+    return doc
+
+
 @get("/traces/{trace_id:str}", media_type=MediaType.HTML)
 async def trace_page(state: State, trace_id: FromPath[str]) -> str:
     """One trace's waterfall as a page; it refreshes itself while spans are still running."""
-    doc = (await get_trace.fn(trace_id=trace_id)).content
-    waterfall = from_jaeger(doc["data"][0])
+    await get_trace.fn(trace_id=trace_id)  # the same 400 and 404
+    doc = await registration_trace(state, trace_id)
+    assert doc is not None
+    waterfall = from_jaeger(doc)
     running = tracing.STORE.running(int(trace_id, 16))
     settings: Settings = state.settings
     links = [f'<a href="/api/traces/{trace_id}">Jaeger JSON</a> (loads in Jaeger UI)']

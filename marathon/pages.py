@@ -1,0 +1,222 @@
+"""The workshop page (`/`), and the pages learners check things on (`/outbox`, `/registrations`).
+
+Server-rendered HTML with one small script (`static/app.js`) and one stylesheet; no build
+step, no external asset: it works in a room without internet.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import httpx
+from litestar import MediaType, Response, get
+from litestar.datastructures import State
+from litestar.exceptions import ValidationException
+from litestar.params import FromQuery
+from litestar.static_files import create_static_files_router
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+from marathon import fake, knobs, scenarios
+from marathon.registration import DISTANCES
+from marathon.routes import registration_trace
+from marathon.settings import Settings
+from marathon.strategies import LESSONS, STRATEGIES
+from marathon.views import svg as svg_view
+from marathon.waterfall import from_jaeger
+
+__all__ = ["PAGES"]
+
+STATIC = Path(__file__).parent / "static"
+FIELDS = [
+    ("firstName", "First name"),
+    ("lastName", "Last name"),
+    ("email", "Email"),
+    ("address", "Address"),
+]
+
+
+def _layout(title: str, body: str, *, script: bool = False) -> str:
+    js = '<script src="/static/app.js" defer></script>' if script else ""
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>{escape(title)}</title><link rel="icon" href="data:,">'
+        f'<link rel="stylesheet" href="/static/app.css">{js}'
+        "</head><body>"
+        '<header><a class="brand" href="/">marathon</a><nav aria-label="Pages">'
+        '<a href="/">Workshop</a><a href="/registrations">Registrations</a>'
+        '<a href="/outbox">Outbox</a><a href="/api/traces">Traces (JSON)</a>'
+        '<a href="/schema/swagger">API</a></nav></header>'
+        f"<main>{body}</main></body></html>"
+    )
+
+
+def _knob_input(k: dict[str, Any], value: Any) -> str:
+    name, label = k["name"], k["name"].replace("_", " ")
+    field_id = f"knob-{name}"
+    if k["choices"]:
+        options = "".join(
+            f"<option{' selected' if c == value else ''}>{escape(c)}</option>" for c in k["choices"]
+        )
+        control = f'<select id="{field_id}" name="{name}">{options}</select>'
+    else:
+        control = (
+            f'<input id="{field_id}" name="{name}" type="number" step="any" '
+            f'min="{k["min"]:g}" max="{k["max"]:g}" value="{value:g}">'
+        )
+    return (
+        f'<div class="knob"><label for="{field_id}">{escape(label)}</label>{control}'
+        f"<small>{escape(k['doc'])}</small></div>"
+    )
+
+
+@get("/", media_type=MediaType.HTML, include_in_schema=False)
+async def index(state: State) -> str:
+    settings: Settings = state.settings
+    fields = "".join(
+        f'<div class="field"><label for="f-{n}">{label}</label>'
+        f'<input id="f-{n}" name="{n}" required autocomplete="off"></div>'
+        for n, label in FIELDS
+    )
+    distances = "".join(f"<option>{d}</option>" for d in DISTANCES)
+    buttons = "".join(
+        f'<button type="button" class="strategy" data-strategy="{name}" '
+        f'aria-describedby="lesson-{name}">{name}</button>'
+        f'<p class="lesson" id="lesson-{name}">{escape(LESSONS[name])}</p>'
+        for name in STRATEGIES
+    )
+    current = knobs.defaults().as_dict()
+    knob_inputs = "".join(_knob_input(k, current[k["name"]]) for k in knobs.describe())
+    locked = "" if settings.knobs_mutable else " disabled"
+    scenario_options = "".join(
+        f'<option value="{s.name}">{s.name}: {escape(s.lesson)}</option>'
+        for s in scenarios.SCENARIOS.values()
+    )
+    strategy_options = "".join(f"<option>{n}</option>" for n in STRATEGIES)
+    jaeger = escape(settings.jaeger_ui_url or "")
+    body = f"""
+<h1>Who waits, and what gets lost?</h1>
+<p class="intro">Every button registers the runner below and sends a confirmation email: the
+same work, in a different order. Watch what you wait for, and what happens after the answer.</p>
+<div class="grid" data-jaeger="{jaeger}">
+<section aria-labelledby="runner-h"><h2 id="runner-h">Runner</h2>
+<form id="runner" onsubmit="return false">{fields}
+<div class="field"><label for="f-distance">Distance</label>
+<select id="f-distance" name="distance">{distances}</select></div>
+<div class="row"><button type="button" id="new-runner">New runner</button>
+<label class="check"><input type="checkbox" id="renew" checked> new runner after each
+registration</label></div></form></section>
+<section aria-labelledby="strategies-h"><h2 id="strategies-h">Register with…</h2>
+<div class="strategies">{buttons}</div>
+<div class="row"><button type="button" id="compare-all">Compare all</button>
+<label for="burst-n">Burst &times;</label><input id="burst-n" type="number" min="1" max="200"
+value="20"><label for="burst-strategy" class="sr-only">strategy for the burst</label>
+<select id="burst-strategy">{strategy_options}</select>
+<button type="button" id="burst">Send burst</button></div>
+<p id="pending" aria-live="polite" class="pending"></p></section>
+</div>
+<section aria-labelledby="results-h"><h2 id="results-h">Results</h2>
+<div class="scroll"><table id="results"><thead><tr><th scope="col">#</th>
+<th scope="col">strategy</th><th scope="col">HTTP</th><th scope="col">browser waited</th>
+<th scope="col">server span</th><th scope="col">work finished</th><th scope="col">row stored</th>
+<th scope="col">email sent</th><th scope="col">trace</th></tr></thead><tbody></tbody></table>
+</div><p id="status" role="status" aria-live="polite"></p></section>
+<section aria-labelledby="waterfall-h"><h2 id="waterfall-h">Waterfall</h2>
+<p class="hint">The red dashed line is when the response was sent. Hatched bars ended after it:
+nobody waited for them. Click a result's trace link to see its waterfall.</p>
+<div id="waterfall" class="scroll" aria-live="polite"></div></section>
+<div class="grid">
+<section aria-labelledby="scenario-h"><h2 id="scenario-h">Scenarios</h2>
+<form id="scenario-form" onsubmit="return false"><label for="scenario">Failure lesson</label>
+<select id="scenario">{scenario_options}</select>
+<button type="button" id="run-scenario"{locked}>Run scenario</button></form>
+<div id="verdicts" aria-live="polite"></div></section>
+<section aria-labelledby="knobs-h"><h2 id="knobs-h">Knobs</h2>
+<form id="knobs" onsubmit="return false"><details><summary>Change the knobs (for every
+request)</summary><div class="knobs">{knob_inputs}</div></details>
+<div class="row"><button type="button" id="apply-knobs"{locked}>Apply knobs</button>
+<button type="button" id="reset-knobs"{locked}>Reset</button></div>
+<p id="knob-status" role="status" aria-live="polite"></p></form></section>
+</div>"""
+    return _layout("marathon: who waits, and what gets lost?", body, script=True)
+
+
+@get("/api/waterfalls.svg", media_type="image/svg+xml")
+async def waterfalls_svg(state: State, trace_id: FromQuery[list[str]]) -> Response[str]:
+    """Registrations' waterfalls (queued jobs' attempts merged in) on one shared time axis."""
+    docs = [await registration_trace(state, t) for t in trace_id[:10]]
+    if not any(docs):
+        raise ValidationException(detail="none of these traces is known (yet)")
+    waterfalls = [from_jaeger(d) for d in docs if d]
+    return Response(svg_view.svg(waterfalls), media_type="image/svg+xml")
+
+
+@get("/api/fake-runner")
+async def fake_runner() -> dict[str, Any]:
+    """A registration body for a new fictional runner (the page's "New runner" button)."""
+    return fake.runner()
+
+
+def _mask(address: str) -> str:
+    """`ada.lovelace.1f2e@example.com` -> `a…@example.com`: enough to recognise, no more."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}…@{domain}"
+
+
+@get("/registrations", media_type=MediaType.HTML)
+async def registrations_page(state: State) -> str:
+    """The last 50 registrations, from the database, with their confirmation's state."""
+    async with state.db.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT r.id, r.email, r.distance, r.created_at, c.state, c.attempts FROM runners r"
+            " LEFT JOIN confirmations c ON c.runner_id = r.id ORDER BY r.id DESC LIMIT 50"
+        )
+        rows = await cur.fetchall()
+    body = "".join(
+        f"<tr><td><code>{rid}</code></td><td>{escape(_mask(mail))}</td><td>{dist}</td>"
+        f"<td>{created:%H:%M:%S}</td><td>{escape(st or 'not queued')}</td><td>{att or ''}</td></tr>"
+        for rid, mail, dist, created, st, att in rows
+    )
+    return _layout(
+        "Registrations",
+        "<h1>Registrations</h1><p>What the database holds (newest first), and for queued "
+        "registrations the state of the confirmation.</p><div class=scroll><table><thead><tr>"
+        "<th>id</th><th>email</th><th>distance</th><th>stored at (UTC)</th>"
+        f"<th>confirmation</th><th>attempts</th></tr></thead><tbody>{body}</tbody></table></div>",
+    )
+
+
+@get("/outbox", media_type=MediaType.HTML)
+async def outbox_page(state: State) -> str:
+    """What the email API really delivered (the sandbox's outbox, through the app)."""
+    settings: Settings = state.settings
+    if not settings.uses_sandbox:
+        return _layout("Outbox", "<h1>Outbox</h1><p>Real Resend: see its dashboard.</p>")
+    with suppress_instrumentation():
+        async with httpx.AsyncClient(timeout=5) as client:
+            emails = (await client.get(f"{settings.email_api_url}/outbox")).json()["data"][:100]
+    body = "".join(
+        f"<tr><td>{escape(e['created_at'][11:19])}</td><td>{escape(_mask(e['to'][0]))}</td>"
+        f"<td>{escape(e['subject'])}</td><td><code>{escape(e['idempotency_key'] or '')}</code>"
+        "</td></tr>"
+        for e in emails
+    )
+    return _layout(
+        "Outbox",
+        f"<h1>Outbox</h1><p>{len(emails)} email(s) delivered by the email API, newest first. "
+        "The idempotency key is the runner id.</p><div class=scroll><table><thead><tr>"
+        "<th>time (UTC)</th><th>to</th><th>subject</th><th>runner id</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></div>",
+    )
+
+
+PAGES: list[Any] = [
+    index,
+    fake_runner,
+    waterfalls_svg,
+    registrations_page,
+    outbox_page,
+    create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+]
