@@ -23,7 +23,7 @@ from resend.exceptions import ResendError
 
 from marathon import email, knobs, lifecycle, queue, registration, tracing
 from marathon.background import Background, BackgroundFull
-from marathon.db import Database, DatabaseUnavailable, DuplicateRunner
+from marathon.db import DatabaseUnavailable, DuplicateRunner
 from marathon.pages import PAGES
 from marathon.routes import ROUTES
 from marathon.settings import Settings
@@ -226,37 +226,33 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         lifecycle.install_task_factory(asyncio.get_running_loop())
         email.configure(settings)
-        db = Database(url)
-        await db.open()
-        jobs = queue.create_queue(url)
-        await jobs.open_async()
-        await queue.ensure_schema(jobs, db)
-        background = Background()
-        app.state.db, app.state.background = db, background
-        app.state.work = Work(
-            store=db.insert_runner,
-            confirm=email.send_confirmation,
-            wait_until=background.wait_until,
-            transaction=db.transaction,
-            enqueue=partial(queue.enqueue, jobs),
-        )
-        # A long-lived task belongs to the lifespan, never to a request: it would keep that
-        # request's trace context (and knobs) forever.
-        worker = None
-        if settings.worker_in_process:
-            worker = asyncio.create_task(queue.run_worker(jobs, db, name="in-process"))
-        try:
-            yield
-        finally:
-            # Drain before closing the pool: background inserts still need it.
-            report = await background.drain(knobs.defaults().wait_until_grace_s)
-            if report.finished or report.cancelled:
-                log.info("drained: %d finished, %d cancelled", report.finished, report.cancelled)
-            if worker:
-                worker.cancel()
-                await asyncio.wait([worker], timeout=10)
-            await jobs.close_async()
-            await db.close()
+        async with queue.connected(url) as (db, jobs):
+            background = Background()
+            app.state.db, app.state.background = db, background
+            app.state.work = Work(
+                store=db.insert_runner,
+                confirm=email.send_confirmation,
+                wait_until=background.wait_until,
+                transaction=db.transaction,
+                enqueue=partial(queue.enqueue, jobs),
+            )
+            # A long-lived task belongs to the lifespan, never to a request: it would keep
+            # that request's trace context (and knobs) forever.
+            worker = None
+            if settings.worker_in_process:
+                worker = asyncio.create_task(queue.run_worker(jobs, db, name="in-process"))
+            try:
+                yield
+            finally:
+                # Drain before closing the pool: background inserts still need it.
+                report = await background.drain(knobs.defaults().wait_until_grace_s)
+                if report.finished or report.cancelled:
+                    log.info(
+                        "drained: %d finished, %d cancelled", report.finished, report.cancelled
+                    )
+                if worker:
+                    worker.cancel()
+                    await asyncio.wait([worker], timeout=10)
 
     otel = OpenTelemetryConfig(
         exclude_spans=["receive", "send"],

@@ -8,10 +8,7 @@ import json
 import logging
 import os
 import signal
-import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -51,17 +48,11 @@ def serve(args: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     from marathon import email, queue, tracing
-    from marathon.db import Database
 
     async def work(url: str, settings: Settings) -> None:
         email.configure(settings)
-        db = Database(url)
-        await db.open()
-        jobs = queue.create_queue(url)
-        await jobs.open_async()
-        await queue.ensure_schema(jobs, db)
-        log.info("worker: delivering confirmations (concurrency %d)", args.concurrency)
-        try:
+        async with queue.connected(url) as (db, jobs):
+            log.info("worker: delivering confirmations (concurrency %d)", args.concurrency)
             await queue.run_worker(
                 jobs,
                 db,
@@ -69,9 +60,6 @@ def worker(args: argparse.Namespace) -> int:
                 install_signal_handlers=True,
                 name=f"worker-{os.getpid()}",
             )
-        finally:
-            await jobs.close_async()
-            await db.close()
 
     with stack.running(Settings.from_env()) as s:
         tracing.setup(s.settings.service_name.replace("-api", "-worker"), s.settings.trace_limit)
@@ -146,21 +134,6 @@ def knobs_header(args: argparse.Namespace) -> str | None:
     return header or None
 
 
-@contextmanager
-def _fresh_stack() -> Iterator[tuple[str, Settings]]:
-    """A throwaway embedded stack: its own PostgreSQL in a temporary folder, the sandbox."""
-    with tempfile.TemporaryDirectory(prefix="marathon-") as tmp:
-        settings = Settings.from_env().with_(
-            database_url=None,
-            data_dir=Path(tmp),
-            resend_api_url=None,
-            email_sandbox=True,
-            sandbox_port=0,
-        )
-        with stack.running(settings, ephemeral_db=True) as s, compare.api_server(s.settings) as api:
-            yield api.url, s.settings
-
-
 def compare_(args: argparse.Namespace) -> int:
     header = knobs_header(args)
     strategies = args.strategy or list(STRATEGIES)
@@ -171,7 +144,7 @@ def compare_(args: argparse.Namespace) -> int:
             args.url.rstrip("/"), strategies, knobs_header=header, repeat=args.repeat
         )
     else:
-        with _fresh_stack() as (url, _):
+        with compare.fresh_stack() as (url, _):
             comparison = compare.run(url, strategies, knobs_header=header, repeat=args.repeat)
     comparison.live = bool(args.url)
     _show(comparison, args)
@@ -191,7 +164,7 @@ def _scenario(
         r = httpx.post(f"{args.url.rstrip('/')}/api/scenarios/{scenario.name}", timeout=600)
         r.raise_for_status()
         return compare.Comparison.from_json(r.json())
-    with _fresh_stack() as (url, settings):
+    with compare.fresh_stack() as (url, settings):
         return scenarios.run(
             scenario,
             url,

@@ -10,9 +10,12 @@ Usage::
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +23,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from marathon import stack
 from marathon.measure import Measurement, register
 from marathon.settings import Settings
 from marathon.stack import ThreadedServer
@@ -28,13 +32,29 @@ from marathon.views import svg as svg_view
 from marathon.views import terminal
 from marathon.waterfall import Waterfall, from_jaeger
 
-__all__ = ["Comparison", "api_server", "html", "render", "run"]
+__all__ = ["Comparison", "api_server", "fresh_stack", "html", "render", "run"]
 
 
 def api_server(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> ThreadedServer:
     from marathon.app import create_app  # the app serves scenarios, which use this module
 
     return ThreadedServer(create_app(settings), host=host, port=port)
+
+
+@contextmanager
+def fresh_stack() -> Iterator[tuple[str, Settings]]:
+    """A throwaway embedded stack (PostgreSQL in a temporary folder, the sandbox on a free port)
+    and the API; yields the API's URL and the settings it runs with."""
+    with tempfile.TemporaryDirectory(prefix="marathon-") as tmp:
+        settings = Settings.from_env().with_(
+            database_url=None,
+            data_dir=Path(tmp),
+            resend_api_url=None,
+            email_sandbox=True,
+            sandbox_port=0,
+        )
+        with stack.running(settings, ephemeral_db=True) as s, api_server(s.settings) as api:
+            yield api.url, s.settings
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -144,6 +164,18 @@ def run(
     return Comparison(base_url, knobs_header, runs, jaeger_ui_url)
 
 
+COLUMNS = (
+    "strategy",
+    "HTTP",
+    "client waited",
+    "server span",
+    "all work done",
+    "row stored",
+    "email sent",
+    "error",
+)
+
+
 def _ms(value: float | None, missing: str = "-") -> str:
     return missing if value is None else f"{value:,.0f} ms"
 
@@ -161,16 +193,7 @@ def _yes_html(value: bool | None) -> str:
 def table(c: Comparison) -> Table:
     median = " (median)" if c.repeat > 1 else ""
     t = Table(title=f"What the user waited for, and what happened to the work{median}")
-    for column in (
-        "strategy",
-        "HTTP",
-        "client waited",
-        "server span",
-        "all work done",
-        "row stored",
-        "email sent",
-        "error",
-    ):
+    for column in COLUMNS:
         if column == "error":
             t.add_column(column, no_wrap=True, overflow="ellipsis", max_width=60)
         else:
@@ -220,20 +243,7 @@ def html(c: Comparison, title: str = "marathon: the orderings side by side") -> 
             " ".join(f'<a href="{escape(u)}">{k}</a>' for k, u in s["links"].items()),
         ]
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in (
-            "strategy",
-            "HTTP",
-            "client waited",
-            "server span",
-            "all work done",
-            "row stored",
-            "email sent",
-            "error",
-            "trace",
-        )
-    )
+    head = "".join(f"<th>{h}</th>" for h in (*COLUMNS, "trace"))
     verdicts = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in c.verdicts.items())
     knobs = f"<p>Knobs: <code>{escape(c.knobs_header)}</code></p>" if c.knobs_header else ""
     body = (

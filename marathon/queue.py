@@ -17,6 +17,8 @@ import datetime
 import logging
 import random
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -40,6 +42,7 @@ from marathon.tracing import RUNNER_ATTR, instrumentation_enabled, scrub, work_s
 __all__ = [
     "QUEUE",
     "QueueUnavailable",
+    "connected",
     "create_queue",
     "enqueue",
     "ensure_schema",
@@ -189,6 +192,21 @@ async def ensure_schema(queue: procrastinate.App, db: Database) -> None:
             if not (row and row[0]):
                 await conn.execute(queue.schema_manager.get_schema())
                 log.info("applied procrastinate's schema")
+
+
+@asynccontextmanager
+async def connected(database_url: str) -> AsyncIterator[tuple[Database, procrastinate.App]]:
+    """The database (migrated) and the queue (schema applied), for the API or a worker."""
+    db = Database(database_url)
+    await db.open()
+    jobs = create_queue(database_url)
+    await jobs.open_async()
+    try:
+        await ensure_schema(jobs, db)
+        yield db, jobs
+    finally:
+        await jobs.close_async()
+        await db.close()
 
 
 async def _retry_stalled(queue: procrastinate.App, after_s: float) -> None:
