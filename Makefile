@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint typecheck check bench lock clean
+.PHONY: help install demo test lint typecheck check bench exercises lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,17 +29,20 @@ demo: $(STAMP) ## Run the main demo on embedded defaults (PostgreSQL, Resend san
 	$(BIN)/marathon demo
 
 test: $(STAMP) ## Set up, then run lint, type checks and the whole test suite
-	$(BIN)/ruff check marathon tests
-	$(BIN)/ruff format --check marathon tests
+	$(BIN)/ruff check marathon tests exercises
+	$(BIN)/ruff format --check marathon tests exercises
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP) ## ruff check and format check
-	$(BIN)/ruff check marathon tests
-	$(BIN)/ruff format --check marathon tests
+	$(BIN)/ruff check marathon tests exercises
+	$(BIN)/ruff format --check marathon tests exercises
 
 typecheck: $(STAMP) ## mypy --strict on the package
 	$(BIN)/mypy
+
+exercises: $(STAMP) ## Run the workshop exercises' tests against your answers
+	$(BIN)/pytest exercises
 
 bench: $(STAMP) ## Timing benchmarks (not part of `make test`)
 	$(BIN)/python -m marathon.bench

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -103,7 +103,7 @@ def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
     @post(
         f"/api/marathon/{name}",
         name=name,
-        summary=LESSONS[name],
+        summary=LESSONS.get(name, name),
         request_max_body_size=registration.MAX_BODY_BYTES,
     )
     async def register(request: Request[Any, Any, State], state: State) -> Response[Any]:
@@ -213,8 +213,16 @@ async def background_status(state: State) -> dict[str, int]:
     }
 
 
-def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> Litestar:
-    """The API. The database URL comes from `database_url`, else `settings.database_url`."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    strategies: Mapping[str, Strategy] = STRATEGIES,
+) -> Litestar:
+    """The API. The database URL comes from `database_url`, else `settings.database_url`.
+
+    `strategies` maps path segments to strategies (an exercise mounts its own this way).
+    """
     settings = settings or Settings.from_env()
     url = database_url or settings.database_url
     if not url:
@@ -261,7 +269,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     return Litestar(
         route_handlers=[
-            *(registration_endpoint(n, s) for n, s in STRATEGIES.items()),
+            *(registration_endpoint(n, s) for n, s in strategies.items()),
             health,
             background_status,
             get_knobs,

@@ -1,0 +1,81 @@
+"""Tests for exercise 02: when to try again."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("retry", Path(__file__).with_name("retry.py"))
+assert _spec and _spec.loader
+retry = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(retry)
+
+
+def _delay(status: int | None, attempt: int, **kwargs: object) -> float | None:
+    kwargs.setdefault("rng", lambda: 1.0)  # no randomness unless a test asks for it
+    return retry.retry_delay(status, attempt, **kwargs)
+
+
+@pytest.mark.task(1)
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_a_permanent_failure_is_not_retried(status: int) -> None:
+    got = _delay(status, 1)
+    assert got is None, (
+        f"Called retry_delay({status}, 1). The function returned {got!r}, but the tests "
+        f"expected None: a {status} means the request itself is wrong, and sending it again "
+        "cannot help."
+    )
+
+
+@pytest.mark.task(1)
+@pytest.mark.parametrize("status", [500, 502, 503, None])
+def test_server_errors_and_timeouts_are_retried(status: int | None) -> None:
+    got = _delay(status, 1)
+    assert got is not None, (
+        f"Called retry_delay({status!r}, 1). The function returned None, but the tests "
+        "expected a delay: the email API may well answer next time."
+    )
+
+
+@pytest.mark.task(2)
+def test_attempts_run_out() -> None:
+    got = _delay(503, 5, max_attempts=5)
+    assert got is None, (
+        f"Called retry_delay(503, 5, max_attempts=5). The function returned {got!r}, but the "
+        "tests expected None: that was the last attempt."
+    )
+    assert _delay(503, 4, max_attempts=5) is not None, "Attempt 4 of 5 still deserves a retry."
+
+
+@pytest.mark.task(3)
+def test_the_backoff_doubles_up_to_the_cap() -> None:
+    got = [_delay(503, n, base=0.5, cap=3, max_attempts=10) for n in range(1, 6)]
+    assert got == [0.5, 1.0, 2.0, 3.0, 3.0], (
+        f"With base=0.5, cap=3 and rng() returning 1.0, attempts 1 to 5 gave {got}, but the "
+        "tests expected [0.5, 1.0, 2.0, 3.0, 3.0]: base * 2**(attempt - 1), never above cap."
+    )
+
+
+@pytest.mark.task(4)
+def test_equal_jitter_keeps_half_of_the_backoff() -> None:
+    low = _delay(503, 3, base=1, rng=lambda: 0.0)
+    high = _delay(503, 3, base=1, rng=lambda: 0.999)
+    assert low == 2.0 and high is not None and 3.99 < high < 4.0, (
+        f"Attempt 3 with base=1 backs off 4 s. With rng() at 0 the function returned {low!r} and "
+        f"near 1 it returned {high!r}; the tests expected 2.0 and just under 4.0: half fixed, "
+        "half random."
+    )
+
+
+@pytest.mark.task(5)
+def test_a_429_waits_at_least_retry_after() -> None:
+    got = _delay(429, 1, retry_after=7.5)
+    assert got is not None and got >= 7.5, (
+        f"Called retry_delay(429, 1, retry_after=7.5). The function returned {got!r}, but the "
+        "email API asked for at least 7.5 s: honour Retry-After."
+    )
+    assert _delay(429, 1, retry_after=0.1) == 0.5, (
+        "A short Retry-After does not shorten the backoff."
+    )
