@@ -97,7 +97,7 @@ async def test_each_header_override_is_logged_once(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     header = {"Marathon-Knobs": "db_latency_ms=1.25, email_latency_ms=0"}
-    with caplog.at_level(logging.INFO, logger="marathon.app"):
+    with caplog.at_level(logging.INFO, logger="marathon"):
         for _ in range(3):
             await client.post("/api/marathon/sequential", json=fake.runner(), headers=header)
     lines = [r.getMessage() for r in caplog.records if "db_latency_ms=1.25" in r.getMessage()]

@@ -11,24 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from litestar import MediaType, Response, get
+from litestar import MediaType, get
 from litestar.datastructures import State
-from litestar.exceptions import ValidationException
-from litestar.params import FromQuery
 from litestar.static_files import create_static_files_router
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from marathon import fake, knobs, scenarios
 from marathon.registration import DISTANCES
-from marathon.routes import registration_trace
 from marathon.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES
-from marathon.views import svg as svg_view
-from marathon.waterfall import from_jaeger
 
-__all__ = ["PAGES"]
+__all__ = ["ROUTES"]
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent.parent / "static"
 FIELDS = [
     ("firstName", "First name"),
     ("lastName", "Last name"),
@@ -143,16 +138,6 @@ request)</summary><div class="knobs">{knob_inputs}</div></details>
     return _layout("marathon: who waits, and what gets lost?", body, script=True)
 
 
-@get("/api/waterfalls.svg", media_type="image/svg+xml")
-async def waterfalls_svg(state: State, trace_id: FromQuery[list[str]]) -> Response[str]:
-    """Registrations' waterfalls (queued jobs' attempts merged in) on one shared time axis."""
-    docs = [await registration_trace(state, t) for t in trace_id[:10]]
-    if not any(docs):
-        raise ValidationException(detail="none of these traces is known (yet)")
-    waterfalls = [from_jaeger(d) for d in docs if d]
-    return Response(svg_view.svg(waterfalls), media_type="image/svg+xml")
-
-
 @get("/api/fake-runner")
 async def fake_runner() -> dict[str, Any]:
     """A registration body for a new fictional runner (the page's "New runner" button)."""
@@ -212,10 +197,9 @@ async def outbox_page(state: State) -> str:
     )
 
 
-PAGES: list[Any] = [
+ROUTES: list[Any] = [
     index,
     fake_runner,
-    waterfalls_svg,
     registrations_page,
     outbox_page,
     create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),

@@ -1,0 +1,202 @@
+"""The registration endpoints (one per strategy, the same checks around each) and what a
+client can ask about a registration afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from litestar import Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, PermissionDeniedException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from psycopg import Error as DatabaseError
+from resend.exceptions import ResendError
+
+from marathon import confirmations, knobs, lifecycle, queue, registration, tracing
+from marathon.background import BackgroundFull
+from marathon.db import DatabaseUnavailable, DuplicateRunner
+from marathon.settings import Settings
+from marathon.strategies import LESSONS, Strategy
+
+__all__ = ["ROUTES", "registration_endpoint"]
+
+log = logging.getLogger(__name__)
+
+SSE_POLL_S, SSE_LIMIT_S = 0.1, 300.0
+
+
+_logged_overrides: set[str] = set()
+
+
+def request_knobs(request: Request[Any, Any, State]) -> knobs.Knobs:
+    """The process knobs with this request's `Marathon-Knobs` overrides; 400 if they are bad."""
+    header = request.headers.get(knobs.HEADER)
+    if not header:
+        return knobs.defaults()
+    if not request.app.state.settings.knobs_mutable:
+        raise PermissionDeniedException(
+            detail=f"{knobs.HEADER} is disabled on this deployment (MARATHON_KNOBS=off)"
+        )
+    try:
+        overrides = knobs.parse_overrides(header)
+    except knobs.KnobError as e:
+        raise ValidationException(
+            detail=f"Invalid {knobs.HEADER} header",
+            extra=[{"key": knobs.HEADER, "message": str(e), "source": "header"}],
+        ) from None
+    for name, value in overrides.items():
+        if f"{name}={value}" not in _logged_overrides:  # each override is logged once
+            _logged_overrides.add(f"{name}={value}")
+            log.info("knob override per request: %s=%s", name, value)
+    return knobs.defaults().replace(overrides)
+
+
+async def read_runner(request: Request[Any, Any, State]) -> registration.Runner:
+    try:
+        body = await request.json()
+    except HTTPException:
+        raise  # e.g. 413 from request_max_body_size
+    except Exception:
+        raise ValidationException(
+            detail="Invalid registration",
+            extra=[{"key": "body", "message": "must be valid JSON", "source": "body"}],
+        ) from None
+    runner = registration.parse(body)
+    if isinstance(runner, list):
+        raise ValidationException(
+            detail="Invalid registration", extra=[e.as_dict() for e in runner]
+        )
+    return runner
+
+
+def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
+    """`POST /api/marathon/<name>`: the same validation and errors around each strategy."""
+
+    @post(
+        f"/api/marathon/{name}",
+        name=name,
+        summary=LESSONS.get(name, name),
+        request_max_body_size=registration.MAX_BODY_BYTES,
+    )
+    async def register(request: Request[Any, Any, State], state: State) -> Response[Any]:
+        span = trace.get_current_span()
+        span.set_attribute(tracing.STRATEGY_ATTR, name)
+        k = request_knobs(request)
+        runner = await read_runner(request)
+        span.set_attribute(tracing.RUNNER_ATTR, str(runner.id))
+        with knobs.using(k), lifecycle.request_scope() as started:
+            try:
+                status = await strategy(state.work, runner)
+            except DuplicateRunner:
+                raise HTTPException(
+                    status_code=409, detail="A runner with this email address is registered"
+                ) from None
+            except ResendError as e:
+                log.warning("registration %s: the confirmation failed (%s)", runner.id, e.code)
+                raise HTTPException(
+                    status_code=502,
+                    detail="The runner is registered, but the confirmation email failed",
+                    extra={"id": str(runner.id), "email_error": e.error_type},
+                ) from None
+            except (DatabaseError, DatabaseUnavailable):
+                raise HTTPException(status_code=503, detail="The database is unavailable") from None
+            except queue.QueueUnavailable:
+                raise HTTPException(
+                    status_code=503, detail="The queue is unavailable; nothing was stored"
+                ) from None
+            except BackgroundFull:
+                raise HTTPException(
+                    status_code=503,
+                    detail="Too much background work pending; try again shortly",
+                    headers={"Retry-After": "1"},
+                    extra={"id": str(runner.id)},
+                ) from None
+        # Runs once the response's last byte is sent (the request span has ended).
+        after = None
+        if k.lifecycle == "serverless":
+            after = BackgroundTask(
+                lifecycle.freeze, started, state.background, k.wait_until_grace_s
+            )
+        body = {"id": str(runner.id), "status_url": f"/api/registrations/{runner.id}"}
+        return Response(body, status_code=status, background=after)
+
+    return register
+
+
+async def email_delivered(settings: Settings, runner_id: uuid.UUID) -> dict[str, Any]:
+    """Ask the sandbox's outbox; with real Resend, delivery is not ours to see (`None`)."""
+    if not settings.uses_sandbox:
+        return {"delivered": None, "email_id": None}
+    with suppress_instrumentation():
+        async with httpx.AsyncClient(timeout=5) as client:
+            r = await client.get(
+                f"{settings.email_api_url}/outbox", params={"idempotency_key": str(runner_id)}
+            )
+    r.raise_for_status()
+    emails = r.json()["data"]
+    return {"delivered": bool(emails), "email_id": emails[0]["id"] if emails else None}
+
+
+async def _status(state: State, runner_id: uuid.UUID) -> dict[str, Any]:
+    row = await state.db.get_runner(runner_id)
+    email = await email_delivered(state.settings, runner_id)
+    queued = await confirmations.get(state.db, runner_id)
+    trace_ids: dict[str, Any] = {}
+    if queued:
+        email.update({k: queued[k] for k in ("state", "attempts", "next_attempt_at", "last_error")})
+        email["email_id"] = email["email_id"] or queued["email_id"]
+        trace_ids = {"request": queued["request_trace_id"], "attempts": queued["attempt_trace_ids"]}
+    return {
+        "id": str(runner_id),
+        "stored": row is not None,
+        "distance": row["distance"] if row else None,
+        "created_at": row["created_at"].isoformat() if row else None,
+        "email": email,
+        "trace_ids": trace_ids,
+    }
+
+
+@get("/api/registrations/{runner_id:uuid}")
+async def registration_status(state: State, runner_id: FromPath[uuid.UUID]) -> dict[str, Any]:
+    """What really happened to a registration: the row, the email, and for a queued one the
+    confirmation's state (queued, sending, retrying, sent, dead), attempts and trace ids."""
+    return await _status(state, runner_id)
+
+
+@get("/api/registrations/{runner_id:uuid}/events")
+async def registration_events(state: State, runner_id: FromPath[uuid.UUID]) -> ServerSentEvent:
+    """The same status as server-sent events, one per change, until a final state."""
+
+    async def changes() -> AsyncIterator[ServerSentEventMessage]:
+        last = None
+        deadline = asyncio.get_running_loop().time() + SSE_LIMIT_S
+        while asyncio.get_running_loop().time() < deadline:
+            status = await _status(state, runner_id)
+            current = (
+                status["stored"],
+                status["email"].get("state"),
+                status["email"].get("attempts"),
+                status["email"]["delivered"],
+            )
+            if current != last:
+                last = current
+                yield ServerSentEventMessage(data=json.dumps(status), event="status")
+            if status["email"].get("state", "sent") in confirmations.FINAL:
+                return
+            await asyncio.sleep(SSE_POLL_S)
+
+    return ServerSentEvent(changes())
+
+
+ROUTES = [registration_status, registration_events]
