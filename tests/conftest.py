@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -130,6 +133,20 @@ def outbox(sandbox: ThreadedServer, runner_id: str) -> list[dict[str, Any]]:
     r.raise_for_status()
     emails: list[dict[str, Any]] = r.json()["data"]
     return emails
+
+
+def run_python(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` in a subprocess of this environment, e.g. `run_python("-m", "marathon")`;
+    the sandbox takes any free port, so runs never collide with a demo on 8025."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "MARATHON_SANDBOX_PORT": "0", **(env or {})},
+    )
 
 
 async def count_runners(pg_url: str) -> int:

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+
+from tests.conftest import run_python
 
 
 def test_quick_benchmark_measures_every_ordering_in_one_run() -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "marathon.bench", "--quick", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "MARATHON_SANDBOX_PORT": "0"},
-    )
+    r = run_python("-m", "marathon.bench", "--quick", "--json")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     [row] = result["orderings"]

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from marathon.cli import build_parser
 from marathon.strategies import STRATEGIES
+from tests.conftest import run_python
 
 COMMANDS = ["serve", "demo", "compare", "trace", "sandbox"]
 
 
-def _run(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "marathon", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_python("-m", "marathon", *args, env=env)
 
 
 def test_top_level_help_lists_commands_knobs_and_settings() -> None:

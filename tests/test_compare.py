@@ -3,36 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from marathon.waterfall import from_jaeger
+from tests.conftest import run_python
 
 
 def test_compare_json_reports_the_orderings(tmp_path: Path) -> None:
     page = tmp_path / "compare.html"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "marathon",
-            "compare",
-            "--json",
-            "--email-latency-ms",
-            "300",
-            "--db-latency-ms",
-            "20",
-            "--knob",
-            "email_latency_spread=0",
-            "--html",
-            str(page),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "MARATHON_SANDBOX_PORT": "0"},
+    r = run_python(
+        "-m",
+        "marathon",
+        "compare",
+        "--json",
+        "--email-latency-ms",
+        "300",
+        "--db-latency-ms",
+        "20",
+        "--knob",
+        "email_latency_spread=0",
+        "--html",
+        str(page),
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

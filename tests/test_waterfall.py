@@ -6,8 +6,6 @@ import json
 import os
 import random
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from marathon.views import svg as svg_view
 from marathon.views import terminal
 from marathon.waterfall import Waterfall, load, parse
+from tests.conftest import run_python
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"
@@ -113,21 +112,9 @@ def test_svg_line_sits_at_the_request_end(fixed: Waterfall) -> None:
 
 def test_the_trace_command_reads_a_saved_file(tmp_path: Path) -> None:
     page = tmp_path / "trace.html"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "marathon",
-            "trace",
-            "--file",
-            str(FIXTURES / "jaeger-trace.json"),
-            "--html",
-            str(page),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "COLUMNS": "120"},
+    fixture = str(FIXTURES / "jaeger-trace.json")
+    r = run_python(
+        "-m", "marathon", "trace", "--file", fixture, "--html", str(page), env={"COLUMNS": "120"}
     )
     assert r.returncode == 0, r.stderr
     assert "send confirmation" in r.stdout and terminal.RESPONSE in r.stdout
