@@ -78,17 +78,18 @@ def _summarise(m: Measurement, trace: dict[str, Any]) -> None:
     m.server_ms = server["duration"] / 1000
     end = max(s["startTime"] + s["duration"] for s in spans)
     m.settled_ms = (end - server["startTime"]) / 1000
-    # The first failure with a reason (the app's own spans carry one; HTTP spans may not).
+    # The app's own first failure with a reason: the other service's view of the same event
+    # (the sandbox seeing a hang-up) may end a moment sooner, and HTTP spans carry no reason.
+    ours = server["processID"]
     failures = []
     for s in spans:
         tags = {t["key"]: t["value"] for t in s["tags"]}
         if tags.get("otel.status_code") == "ERROR" and s is not server:
             reason = tags.get("otel.status_description")
-            failures.append(
-                (reason is None, s["startTime"] + s["duration"], s["operationName"], reason)
-            )
+            rank = (s["processID"] != ours, reason is None, s["startTime"] + s["duration"])
+            failures.append((*rank, s["operationName"], reason))
     if failures:
-        _, _, name, reason = min(failures)
+        *_, name, reason = min(failures)
         m.error = f"{name}: {reason or 'error'}"
 
 

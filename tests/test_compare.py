@@ -17,7 +17,7 @@ def test_compare_json_reports_the_orderings(tmp_path: Path) -> None:
         "compare",
         "--json",
         "--email-latency-ms",
-        "300",
+        "600",
         "--db-latency-ms",
         "20",
         "--knob",
@@ -27,17 +27,18 @@ def test_compare_json_reports_the_orderings(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert "email_latency_ms=300" in out["knobs"]
+    assert "email_latency_ms=600" in out["knobs"]
     s = {row["strategy"]: row for row in out["strategies"]}
     brief = {
         n: {k: v for k, v in row.items() if k not in ("trace", "runs")} for n, row in s.items()
     }
     assert list(s) == ["sequential", "fire-and-forget", "concurrent", "wait-until", "queued"]
 
-    assert s["sequential"]["client_ms"] >= 300 and s["sequential"]["server_ms"] >= 300, brief
+    # A fresh process pays its first-use costs inside these requests: margins are wide (2x).
+    assert s["sequential"]["client_ms"] >= 600 and s["sequential"]["server_ms"] >= 600, brief
     for name in ("fire-and-forget", "concurrent", "wait-until", "queued"):
-        assert s[name]["client_ms"] < 150, brief[name]
-        assert s[name]["settled_ms"] >= 300, ("the email took its time after the response", brief)
+        assert s[name]["client_ms"] < 300, brief[name]
+        assert s[name]["settled_ms"] >= 600, ("the email took its time after the response", brief)
     for row in s.values():
         assert row["stored"] is True and row["delivered"] is True, brief
         assert row["error"] is None, brief

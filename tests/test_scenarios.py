@@ -15,7 +15,7 @@ from marathon.settings import Settings
 from marathon.stack import ThreadedServer
 
 # Fast variants: the same faults with shorter latencies (later knobs override earlier ones).
-FAST = ", email_latency_ms=300, email_latency_spread=0, db_latency_ms=10"
+FAST = ", email_latency_ms=400, email_latency_spread=0, db_latency_ms=10"
 
 
 @pytest.fixture
@@ -36,14 +36,14 @@ def _run(name: str, api: ThreadedServer, settings: Settings) -> dict[str, Measur
 def test_happy(api: ThreadedServer, settings: Settings) -> None:
     r = _run("happy", api, settings)
     assert all(m.stored and m.delivered and m.error is None for m in r.values())
-    assert r["sequential"].client_ms >= 300 > 150 > r["wait-until"].client_ms
+    assert r["sequential"].client_ms >= 400 > 200 > r["wait-until"].client_ms
 
 
 def test_slow_email_only_sequential_waits(api: ThreadedServer, settings: Settings) -> None:
     r = _run("slow-email", api, settings)
-    assert r["sequential"].client_ms >= 300
-    for name in ("fire-and-forget", "concurrent", "wait-until"):
-        assert r[name].client_ms < 150 and r[name].delivered
+    assert r["sequential"].client_ms >= 400
+    for name in ("fire-and-forget", "concurrent", "wait-until", "queued"):
+        assert r[name].client_ms < 200 and r[name].delivered
 
 
 def test_email_outage_who_reports_it(api: ThreadedServer, settings: Settings) -> None:
