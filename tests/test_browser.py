@@ -167,7 +167,7 @@ def test_burst_reports_every_answer(page: Page) -> None:
     page.select_option("#burst-strategy", "wait-until")
     page.click("#burst")
     page.locator("#status", has_text="8 \u00d7 201").wait_for(timeout=30_000)
-    assert "wait_until pending" in page.inner_text("#pending")
+    page.locator("#pending", has_text="wait_until pending").wait_for(timeout=10_000)
 
 
 def test_the_outbox_and_registrations_pages(page: Page, api: ThreadedServer) -> None:
