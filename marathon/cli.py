@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from marathon import knobs
 from marathon.scenarios import SCENARIOS
-from marathon.strategies import STRATEGIES
+from marathon.strategies import LESSONS, STRATEGIES
 
 __all__ = ["main"]
 
@@ -28,6 +28,28 @@ settings (environment):
   MARATHON_KNOBS           off: no run-time or per-request knob changes (default on)
   docs/configuration.md lists every setting.
 """
+
+
+ENDPOINTS = [
+    *((f"POST /api/marathon/{n}", LESSONS[n]) for n in STRATEGIES),
+    ("GET  /api/registrations/{id}", "what happened to a registration"),
+    ("GET  /api/registrations/{id}/events", "the same, as server-sent events"),
+    ("GET  /api/traces", "recent traces, in Jaeger's JSON shape"),
+    ("GET  /api/traces/{trace_id}", "one trace, in Jaeger's JSON shape"),
+    ("GET  /traces/{trace_id}", "one trace's waterfall as a page"),
+    ("GET  /api/waterfalls.svg?trace_id=...", "waterfalls on one time axis, as SVG"),
+    ("GET|PUT|DELETE /api/knobs", "the knobs at run time"),
+    ("GET  /api/scenarios", "the failure lessons"),
+    ("POST /api/scenarios/{name}", "run one against this server"),
+    ("GET  /api/health /api/background", "alive? wait_until work in flight"),
+    ("GET  /api/queue /api/info", "queued confirmations, dead letters; what this server is"),
+    ("GET  / /registrations /outbox", "the workshop page and the pages to check it against"),
+    ("GET  /api/fake-runner /static/{file}", "the page's fictional runners and assets"),
+    ("GET  /schema", "OpenAPI (Litestar's), with /schema/swagger"),
+]
+ENDPOINTS_HELP = "endpoints (docs/api.md has the details):\n" + "".join(
+    f"  {endpoint:<42} {what}\n" for endpoint, what in ENDPOINTS
+)
 
 
 def knobs_help() -> str:
@@ -56,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the API (and, by default, embedded PostgreSQL and the sandbox)",
         description="Run the API on uvicorn. Without DATABASE_URL it starts an embedded "
         "PostgreSQL; without RESEND_API_KEY it starts the Resend sandbox.",
-        epilog=ENVIRONMENT_HELP,
+        epilog=ENDPOINTS_HELP + "\n" + ENVIRONMENT_HELP,
         formatter_class=_formatter,
     )
     serve.add_argument(

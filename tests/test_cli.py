@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from marathon.cli import build_parser
 from marathon.strategies import STRATEGIES
 from tests.conftest import run_python
 
-COMMANDS = ["serve", "demo", "compare", "trace", "sandbox"]
+COMMANDS = ["serve", "demo", "compare", "scenarios", "trace", "worker", "sandbox"]
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -58,3 +59,17 @@ def test_demo_once_from_a_cold_start(tmp_path: Path) -> None:
     assert r.stdout.count("response sent at") == len(STRATEGIES), "one waterfall each"
     page = tmp_path / "data" / "compare.html"
     assert f"page: {page}" in r.stdout and "<svg" in page.read_text()
+
+
+def test_serve_help_names_every_endpoint() -> None:
+    from marathon.app import create_app
+    from marathon.settings import Settings
+
+    text = _run("serve", "--help").stdout
+    for route in create_app(Settings(database_url="postgresql://unused")).routes:
+        if route.path.startswith("/schema/"):
+            continue  # Litestar's OpenAPI viewers: "/schema" stands for them
+        # Each literal stretch of the route's path, e.g. "/api/registrations/" and "/events".
+        pieces = [p for p in re.split(r"\{[^}]*\}", route.path) if p.strip("/")] or ["GET  /"]
+        missing = [p for p in pieces if not re.search(re.escape(p) + r"[ {?\n]", text)]
+        assert not missing, f"{route.path} is missing from `marathon serve --help`"
