@@ -12,7 +12,7 @@ from typing import Any
 
 from marathon.registration import Runner
 
-__all__ = ["STRATEGIES", "Strategy", "Work"]
+__all__ = ["ACCEPTED", "CREATED", "LESSONS", "STRATEGIES", "Strategy", "Work"]
 
 CREATED, ACCEPTED = 201, 202
 
@@ -43,6 +43,7 @@ async def fire_and_forget(work: Work, runner: Runner) -> int:
 
 
 async def concurrent(work: Work, runner: Runner) -> int:
+    # Two pieces, each owned: with gather(), a failed insert would orphan the running email.
     work.wait_until(work.store(runner), work.confirm(runner))
     return ACCEPTED
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -64,6 +65,18 @@ def default_knobs() -> Iterator[None]:
     knobs.set_defaults(knobs.Knobs())
     yield
     knobs.set_defaults(knobs.Knobs())
+
+
+@pytest.fixture
+def quiet_gc() -> Iterator[None]:
+    """For tests that time requests: late in the suite this process holds a large heap, and a
+    full garbage collection can pause every thread (client and servers) for 100 ms or more."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @pytest.fixture

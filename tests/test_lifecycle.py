@@ -18,7 +18,7 @@ SERVERLESS = "lifecycle=serverless, email_latency_ms=300, email_latency_spread=0
 
 
 async def test_serverless_cuts_off_work_outside_wait_until(
-    client: httpx.AsyncClient, sandbox: ThreadedServer
+    client: httpx.AsyncClient, sandbox: ThreadedServer, quiet_gc: None
 ) -> None:
     r = await client.post(
         "/api/marathon/fire-and-forget", json=fake.runner(), headers={"Marathon-Knobs": SERVERLESS}

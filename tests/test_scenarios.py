@@ -33,13 +33,15 @@ def _run(name: str, api: ThreadedServer, settings: Settings) -> dict[str, Measur
     return {s: comparison.typical(s) for s in comparison.runs}
 
 
-def test_happy(api: ThreadedServer, settings: Settings) -> None:
+def test_happy(api: ThreadedServer, settings: Settings, quiet_gc: None) -> None:
     r = _run("happy", api, settings)
     assert all(m.stored and m.delivered and m.error is None for m in r.values())
     assert r["sequential"].client_ms >= 400 > 200 > r["wait-until"].client_ms
 
 
-def test_slow_email_only_sequential_waits(api: ThreadedServer, settings: Settings) -> None:
+def test_slow_email_only_sequential_waits(
+    api: ThreadedServer, settings: Settings, quiet_gc: None
+) -> None:
     r = _run("slow-email", api, settings)
     assert r["sequential"].client_ms >= 400
     for name in ("fire-and-forget", "concurrent", "wait-until", "queued"):

@@ -128,7 +128,7 @@ async def test_wait_until_answers_after_the_insert_and_before_the_email(
 
 
 def test_what_the_user_waits_for_on_a_real_server(
-    settings: object, sandbox: ThreadedServer
+    settings: object, sandbox: ThreadedServer, quiet_gc: None
 ) -> None:
     """On real uvicorn: only sequential makes the user wait for a 300 ms email."""
     from marathon.app import create_app
