@@ -130,23 +130,29 @@ async def test_wait_until_answers_after_the_insert_and_before_the_email(
 def test_what_the_user_waits_for_on_a_real_server(
     settings: object, sandbox: ThreadedServer, quiet_gc: None
 ) -> None:
-    """On real uvicorn: only sequential makes the user wait for a 300 ms email."""
+    """On real uvicorn: only sequential makes the user wait for a 300 ms email.
+
+    Each strategy's best of three: a strategy that waits for the email waits every time, while
+    one stray pause of a loaded 2-core machine cannot fail the test.
+    """
     from marathon.app import create_app
 
-    waited = {}
+    waited: dict[str, list[float]] = {s: [] for s in IN_PROCESS}
     with ThreadedServer(create_app(settings)) as api, httpx.Client(base_url=api.url) as c:  # type: ignore[arg-type]
         c.get("/api/health")
-        for strategy in IN_PROCESS:
-            r = c.post(
-                f"/api/marathon/{strategy}",
-                json=fake.runner(),
-                headers={"Marathon-Knobs": SLOW_EMAIL},
-            )
-            assert r.status_code == EXPECTED_STATUS[strategy]
-            waited[strategy] = r.elapsed.total_seconds()
-    assert waited["sequential"] >= 0.3, waited
+        for _ in range(3):
+            for strategy in IN_PROCESS:
+                r = c.post(
+                    f"/api/marathon/{strategy}",
+                    json=fake.runner(),
+                    headers={"Marathon-Knobs": SLOW_EMAIL},
+                )
+                assert r.status_code == EXPECTED_STATUS[strategy]
+                waited[strategy].append(r.elapsed.total_seconds())
+    best = {s: min(times) for s, times in waited.items()}
+    assert best["sequential"] >= 0.3, waited
     for strategy in ("fire-and-forget", "concurrent", "wait-until"):
-        assert waited[strategy] < 0.15, waited
+        assert best[strategy] < 0.15, waited
 
 
 @pytest.mark.parametrize(("strategy", "delivered"), [("fire-and-forget", 0), ("wait-until", 1)])
