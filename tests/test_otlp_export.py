@@ -206,3 +206,26 @@ async def test_exported_spans_match_the_in_process_store_for_every_strategy(
             }
             assert got == expected, strategy
             assert len(exported) == len(expected)
+
+
+def test_log_lines_and_tracebacks_are_scrubbed_of_addresses() -> None:
+    import io
+    import logging
+
+    from marathon.tracing import ScrubbingFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ScrubbingFilter())
+    log = logging.getLogger("marathon.test-scrub")
+    log.addHandler(handler)
+    try:
+        try:
+            raise ValueError("Invalid `to` field: ada@example.com")
+        except ValueError:
+            log.exception("sending to %s failed", "grace@example.org")
+    finally:
+        log.removeHandler(handler)
+    text = stream.getvalue()
+    assert "ValueError" in text and "[redacted]" in text
+    assert "@example" not in text
