@@ -89,15 +89,19 @@ def test_the_row_and_the_job_commit_together_or_not_at_all(
     assert _jobs(pg_url, runner_id) == 0, "no job without its runner"
 
 
-def _runner_id_from_trace(r: httpx.Response) -> str:
+def _request_span(r: httpx.Response) -> Any:
+    """The request span of a response (from the in-process store), once it has ended."""
     trace_id = int(r.headers["traceresponse"].split("-")[1], 16)
     for _ in range(100):
-        spans = tracing.STORE.spans(trace_id)
-        for s in spans:
+        for s in tracing.STORE.spans(trace_id):
             if s.attributes and tracing.STRATEGY_ATTR in s.attributes:
-                return str(s.attributes[tracing.RUNNER_ATTR])
+                return s
         time.sleep(0.02)
     raise AssertionError("no request span")
+
+
+def _runner_id_from_trace(r: httpx.Response) -> str:
+    return str(_request_span(r).attributes[tracing.RUNNER_ATTR])
 
 
 def test_a_flaky_email_api_is_retried_and_delivers_once(
@@ -161,11 +165,7 @@ def test_attempts_link_to_the_request_span(api: ThreadedServer) -> None:
     r = _register(api, f"{FAST_RETRY}, email_fail_first=1")
     status = _final(api, r.json()["id"])
     request_trace = int(r.headers["traceresponse"].split("-")[1], 16)
-    request = next(
-        s
-        for s in tracing.STORE.spans(request_trace)
-        if s.attributes and tracing.STRATEGY_ATTR in s.attributes
-    )
+    request = _request_span(r)
     for attempt in _attempt_spans(status):
         assert attempt.context.trace_id != request_trace, "a trace of its own"
         assert attempt.parent is None
@@ -184,11 +184,7 @@ def test_the_child_model_puts_attempts_in_the_request_trace(api: ThreadedServer)
     status = _final(api, r.json()["id"])
     request_trace = int(r.headers["traceresponse"].split("-")[1], 16)
     [attempt] = _attempt_spans(status)
-    request = next(
-        s
-        for s in tracing.STORE.spans(request_trace)
-        if s.attributes and tracing.STRATEGY_ATTR in s.attributes
-    )
+    request = _request_span(r)
     assert attempt.context.trace_id == request_trace
     assert attempt.parent is not None and attempt.parent.span_id == request.context.span_id
     assert attempt.start_time > request.end_time, "it ran after the response"
