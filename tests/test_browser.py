@@ -135,7 +135,16 @@ def test_a_scenario_from_the_picker_shows_verdicts(page: Page) -> None:
     verdict.wait_for(timeout=60_000)
     assert "never stored" in verdict.inner_text()
     assert "409" in page.locator('#verdicts tr[data-strategy="sequential"]').inner_text()
-    page.wait_for_function("document.querySelectorAll('#waterfall g.waterfall').length === 5")
+    # Below its form, full width, in view: not in the strategies' waterfall further up.
+    page.wait_for_function(
+        "document.querySelectorAll('#scenario-waterfall g.waterfall').length === 5"
+    )
+    form, table = (page.locator(s).bounding_box() for s in ("#scenario-form", "#verdicts table"))
+    assert form and table and table["y"] > form["y"]
+    main = page.locator("main").bounding_box()
+    assert main and table["width"] > 0.9 * (main["width"] - 48)
+    viewport = page.viewport_size
+    assert viewport and table["y"] >= 0 and table["y"] + 40 <= viewport["height"]
 
 
 def test_compare_all_on_one_axis_with_a_screenshot(page: Page) -> None:

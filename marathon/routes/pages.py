@@ -1,4 +1,5 @@
-"""The workshop page (`/`), and the pages learners check things on (`/outbox`, `/registrations`).
+"""The workshop page (`/` in free mode, `/lesson/{n}` in lesson mode), and the pages learners
+check things on (`/outbox`, `/registrations`).
 
 Server-rendered HTML with one small script (`static/app.js`) and one stylesheet; no build
 step, no external asset: it works in a room without internet.
@@ -6,6 +7,7 @@ step, no external asset: it works in a room without internet.
 
 from __future__ import annotations
 
+import json
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -13,10 +15,12 @@ from typing import Any
 import httpx
 from litestar import MediaType, get
 from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from marathon import fake, knobs, scenarios
+from marathon import fake, knobs, lesson, scenarios
 from marathon.registration import DISTANCES
 from marathon.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES
@@ -32,14 +36,17 @@ FIELDS = [
 ]
 
 
-def _layout(title: str, body: str, *, script: bool = False) -> str:
-    js = '<script src="/static/app.js" defer></script>' if script else ""
+def _layout(title: str, body: str, *, script: bool = False, mode: str = "") -> str:
+    # admin.js (when present) defines window.marathonFetch, which app.js uses for admin calls.
+    names = [n for n in ("admin.js", "app.js", "lesson.js") if script and (STATIC / n).exists()]
+    js = "".join(f'<script src="/static/{n}" defer></script>' for n in names)
+    body_class = f' class="mode-{mode}"' if mode else ""
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<title>{escape(title)}</title><link rel="icon" href="data:,">'
         f'<link rel="stylesheet" href="/static/app.css">{js}'
-        "</head><body>"
+        f"</head><body{body_class}>"
         '<header><a class="brand" href="/">marathon</a><nav aria-label="Pages">'
         '<a href="/">Workshop</a><a href="/registrations">Registrations</a>'
         '<a href="/outbox">Outbox</a><a href="/api/traces">Traces (JSON)</a>'
@@ -67,9 +74,29 @@ def _knob_input(k: dict[str, Any], value: Any) -> str:
     )
 
 
-@get("/", media_type=MediaType.HTML, include_in_schema=False)
-async def index(state: State) -> str:
-    settings: Settings = state.settings
+def _lesson_section() -> str:
+    """The lesson's frame; `app.js` fills it from the steps embedded below (`lesson.py`)."""
+    steps = json.dumps(lesson.as_json()).replace("</", "<\\/")
+    return f"""
+<section id="lesson" class="lesson-mode" aria-labelledby="lesson-title">
+<div class="lesson-bar"><p class="counter" id="lesson-counter" aria-live="polite"></p>
+<h1 id="lesson-title"></h1>
+<div class="lesson-nav"><button type="button" id="lesson-prev" aria-keyshortcuts="ArrowLeft">\
+&larr; Back</button><button type="button" id="lesson-next" aria-keyshortcuts="ArrowRight">\
+Next &rarr;</button></div></div>
+<form id="lesson-form" onsubmit="return false">
+<p class="question" id="lesson-question"></p>
+<fieldset id="lesson-predict"><legend>Your prediction</legend></fieldset>
+<div class="row"><button type="button" id="lesson-run" class="run" aria-keyshortcuts="Space">\
+Run this step</button><span class="hint">keys: &larr; &rarr; move, space runs</span></div>
+</form>
+<div id="lesson-result" class="lesson-result" aria-live="polite"></div>
+</section>
+<script type="application/json" id="lesson-data">{steps}</script>"""
+
+
+def _workshop(settings: Settings, step: int | None) -> str:
+    """The page; with `step`, it opens in lesson mode on that step."""
     fields = "".join(
         f'<div class="field"><label for="f-{n}">{label}</label>'
         f'<input id="f-{n}" name="{n}" required autocomplete="off"></div>'
@@ -91,7 +118,13 @@ async def index(state: State) -> str:
     )
     strategy_options = "".join(f"<option>{n}</option>" for n in STRATEGIES)
     jaeger = escape(settings.jaeger_ui_url or "")
+    mode = "lesson" if step else "free"
     body = f"""
+<div class="modes" role="navigation" aria-label="Mode"><a href="/lesson/{step or 1}" \
+id="mode-lesson"{' aria-current="page"' if step else ""}>Lesson</a><a href="/" id="mode-free"\
+{"" if step else ' aria-current="page"'}>Free mode</a></div>
+{_lesson_section()}
+<div id="free" class="free-mode" data-mode="{mode}" data-step="{step or 1}">
 <h1>Who waits, and what gets lost?</h1>
 <p class="intro">Every button registers the runner below and sends a confirmation email: the
 same work, in a different order. Watch what you wait for, and what happens after the answer.</p>
@@ -122,12 +155,12 @@ value="20"><label for="burst-strategy" class="sr-only">strategy for the burst</l
 <p class="hint">The red dashed line is when the response was sent. Hatched bars ended after it:
 nobody waited for them. Click a result's trace link to see its waterfall.</p>
 <div id="waterfall" class="scroll" aria-live="polite"></div></section>
-<div class="grid">
 <section aria-labelledby="scenario-h"><h2 id="scenario-h">Scenarios</h2>
 <form id="scenario-form" onsubmit="return false"><label for="scenario">Failure lesson</label>
 <select id="scenario">{scenario_options}</select>
 <button type="button" id="run-scenario"{locked}>Run scenario</button></form>
-<div id="verdicts" aria-live="polite"></div></section>
+<div id="scenario-result" aria-live="polite"><div id="verdicts"></div>
+<div id="scenario-waterfall"></div></div></section>
 <section aria-labelledby="knobs-h"><h2 id="knobs-h">Knobs</h2>
 <form id="knobs" onsubmit="return false"><details><summary>Change the knobs (for every
 request)</summary><div class="knobs">{knob_inputs}</div></details>
@@ -135,7 +168,26 @@ request)</summary><div class="knobs">{knob_inputs}</div></details>
 <button type="button" id="reset-knobs"{locked}>Reset</button></div>
 <p id="knob-status" role="status" aria-live="polite"></p></form></section>
 </div>"""
-    return _layout("marathon: who waits, and what gets lost?", body, script=True)
+    return _layout("marathon: who waits, and what gets lost?", body, script=True, mode=mode)
+
+
+@get("/", media_type=MediaType.HTML, include_in_schema=False)
+async def index(state: State) -> str:
+    return _workshop(state.settings, None)
+
+
+@get("/lesson/{number:int}", media_type=MediaType.HTML, include_in_schema=False)
+async def lesson_page(state: State, number: FromPath[int]) -> str:
+    """The page in lesson mode, on step `number` (a deep link for the projector)."""
+    if not 1 <= number <= len(lesson.STEPS):
+        raise NotFoundException(detail=f"the lesson has steps 1 to {len(lesson.STEPS)}")
+    return _workshop(state.settings, number)
+
+
+@get("/api/lesson")
+async def lesson_steps() -> dict[str, Any]:
+    """The lesson's steps: question, prediction, what each runs, how to read the answer."""
+    return lesson.as_json()
 
 
 @get("/api/fake-runner")
@@ -199,6 +251,8 @@ async def outbox_page(state: State) -> str:
 
 ROUTES: list[Any] = [
     index,
+    lesson_page,
+    lesson_steps,
     fake_runner,
     registrations_page,
     outbox_page,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from html import escape
@@ -115,13 +116,24 @@ async def trace_page(state: State, trace_id: FromPath[str]) -> str:
 
 
 @get("/api/waterfalls.svg", media_type="image/svg+xml")
-async def waterfalls_svg(state: State, trace_id: FromQuery[list[str]]) -> Response[str]:
-    """Registrations' waterfalls (queued jobs' attempts merged in) on one shared time axis."""
+async def waterfalls_svg(
+    state: State,
+    trace_id: FromQuery[list[str]],
+    depth: FromQuery[int | None] = None,
+    compact: FromQuery[bool] = False,
+) -> Response[str]:
+    """Registrations' waterfalls (queued jobs' attempts merged in) on one shared time axis;
+    `depth` keeps spans down to that depth (0: the request), `compact` fits a slide."""
     docs = [await registration_trace(state, t) for t in trace_id[:10]]
     if not any(docs):
         raise ValidationException(detail="none of these traces is known (yet)")
     waterfalls = [from_jaeger(d) for d in docs if d]
-    return Response(svg_view.svg(waterfalls), media_type="image/svg+xml")
+    if depth is not None:
+        waterfalls = [
+            dataclasses.replace(w, bars=tuple(b for b in w.bars if b.depth <= depth))
+            for w in waterfalls
+        ]
+    return Response(svg_view.svg(waterfalls, compact=compact), media_type="image/svg+xml")
 
 
 ROUTES = [list_traces, get_trace, trace_page, waterfalls_svg]

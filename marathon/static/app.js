@@ -7,6 +7,11 @@ const STRATEGIES = [...document.querySelectorAll("button.strategy")].map((b) => 
 const JAEGER = document.querySelector("[data-jaeger]").dataset.jaeger;
 let count = 0;
 
+// Admin calls (knobs, scenarios, retry-dead) go through admin.js's token-aware fetch when loaded.
+const adminFetch = (url, options) => (window.marathonFetch || window.fetch.bind(window))(url, options);
+// The newest result in view after every click (instant: a projector should not seasick the room).
+const reveal = (element) => element && element.scrollIntoView({ block: "nearest" });
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const ms = (value) => (value == null ? "…" : `${Math.round(value).toLocaleString()} ms`);
 const yesNo = (value) => (value === true ? "yes" : value === false ? "NO" : "?");
@@ -33,6 +38,7 @@ function addRow(strategy) {
     <td class="waited">…</td><td class="server">…</td><td class="settled">…</td>
     <td class="stored">…</td><td class="delivered">…</td><td class="links"></td>`;
   $("#results tbody").prepend(row);
+  reveal(row);
   return row;
 }
 
@@ -124,10 +130,18 @@ async function register(strategy, { show = true } = {}) {
   return { row, traceId };
 }
 
-async function showWaterfall(traceIds) {
+async function waterfallSvg(traceIds, extra = "") {
   const query = traceIds.map((t) => `trace_id=${t}`).join("&");
-  const r = await fetch(`/api/waterfalls.svg?${query}`);
-  if (r.ok) $("#waterfall").innerHTML = await r.text();
+  const r = await fetch(`/api/waterfalls.svg?${query}${extra}`);
+  return r.ok ? r.text() : "";
+}
+
+async function showWaterfall(traceIds, target = "#waterfall") {
+  const svg = await waterfallSvg(traceIds);
+  if (svg) {
+    $(target).innerHTML = svg;
+    reveal($(target));
+  }
 }
 
 async function compareAll() {
@@ -164,13 +178,16 @@ async function burst() {
     }).then((r) => r.status)));
   const tally = statuses.reduce((acc, s) => ({ ...acc, [s]: (acc[s] || 0) + 1 }), {});
   say(`Burst of ${n} × ${strategy}: ${Object.entries(tally).map(([s, k]) => `${k} × ${s}`).join(", ")}`);
+  reveal($("#status"));
   await watching;
 }
 
 async function runScenario() {
   const name = $("#scenario").value;
   $("#verdicts").innerHTML = `<p>Running <b>${name}</b>… (every strategy, until its work settles)</p>`;
-  const r = await fetch(`/api/scenarios/${name}`, { method: "POST" });
+  $("#scenario-waterfall").innerHTML = "";
+  reveal($("#scenario-result"));
+  const r = await adminFetch(`/api/scenarios/${name}`, { method: "POST" });
   const result = await r.json();
   if (!r.ok) {
     $("#verdicts").innerHTML = `<p class="no">${result.detail || r.status}</p>`;
@@ -181,7 +198,9 @@ async function runScenario() {
     <td>${yesNo(s.delivered)}</td><td class="verdict">${s.verdict || ""}</td></tr>`).join("");
   $("#verdicts").innerHTML = `<table class="verdicts"><thead><tr><th>strategy</th><th>HTTP</th>
     <th>waited</th><th>stored</th><th>email</th><th>verdict</th></tr></thead><tbody>${rows}</tbody></table>`;
-  await showWaterfall(result.strategies.map((s) => s.trace_id).filter(Boolean));
+  reveal($("#verdicts"));
+  await showWaterfall(result.strategies.map((s) => s.trace_id).filter(Boolean), "#scenario-waterfall");
+  reveal($("#verdicts"));
 }
 
 async function applyKnobs(method) {
@@ -189,7 +208,7 @@ async function applyKnobs(method) {
   for (const input of $("#knobs").querySelectorAll("input, select")) {
     values[input.name] = input.type === "number" ? Number(input.value) : input.value;
   }
-  const r = await fetch("/api/knobs", {
+  const r = await adminFetch("/api/knobs", {
     method, headers: { "content-type": "application/json" },
     body: method === "PUT" ? JSON.stringify(values) : undefined,
   });

@@ -2,6 +2,9 @@
 
 Deterministic output (golden files); every mark carries data attributes (`data-span`,
 `data-status`, `data-after-response`, `data-response-ms`) so tests and scripts can read it.
+The SVG has a `viewBox` and no fixed size: it scales to the width of whatever holds it (a page,
+a projector), and no text in it is smaller than 12 units, so at its natural width or wider every
+label is at least 12 CSS pixels.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from marathon.waterfall import Bar, Waterfall
 __all__ = ["html_page", "svg"]
 
 LABEL_W, DUR_W, ROW_H, TITLE_H, GAP, PAD = 300, 110, 20, 28, 14, 10
+# compact: no title row (the request bar is labelled with its strategy), narrower columns, for
+# several waterfalls on one slide.
+COMPACT_LABEL_W, COMPACT_DUR_W, COMPACT_GAP = 200, 90, 8
+CHAR_W = 7.9  # one character of the 13-unit monospace label
 
 STYLE = """
 .t{font:600 14px system-ui,sans-serif;fill:#111}
@@ -25,8 +32,8 @@ STYLE = """
 .error{fill:#d32f2f;stroke:#8e0000}
 .cancelled{fill:#9e9e9e;stroke:#d32f2f;stroke-dasharray:4 2}
 .resp{stroke:#d32f2f;stroke-width:2;stroke-dasharray:5 3}
-.rl{font:600 11px system-ui,sans-serif;fill:#d32f2f}
-.axis{stroke:#999}.grid{stroke:#eee}.tick{font:11px system-ui,sans-serif;fill:#555}
+.rl{font:600 12px system-ui,sans-serif;fill:#c62828}
+.axis{stroke:#999}.grid{stroke:#eee}.tick{font:12px system-ui,sans-serif;fill:#555}
 .legend{font:12px system-ui,sans-serif;fill:#333}
 """
 
@@ -56,11 +63,11 @@ def _bar_class(bar: Bar) -> str:
     return "after" if bar.after_response else "waited"
 
 
-def _label(bar: Bar, service: str) -> str:
-    name = bar.name if bar.service == service else f"{bar.name} [{bar.service}]"
+def _label(bar: Bar, service: str, width: float = LABEL_W, name: str | None = None) -> str:
+    name = name or (bar.name if bar.service == service else f"{bar.name} [{bar.service}]")
     name = ("↪ " if bar.linked else "") + name  # a job attempt, linked to the request
-    text = name if len(name) <= 38 - bar.depth else name[: 37 - bar.depth] + "…"
-    return text
+    room = int((width - 8 * bar.depth) / CHAR_W)
+    return name if len(name) <= room else name[: room - 1] + "…"
 
 
 def _tooltip(bar: Bar) -> str:
@@ -72,13 +79,25 @@ def _tooltip(bar: Bar) -> str:
     return " · ".join(parts)
 
 
-def svg(waterfalls: Sequence[Waterfall], *, width: int = 980, axis_ms: float | None = None) -> str:
-    """Every waterfall on one shared time axis, one block each, response line in red."""
+def svg(
+    waterfalls: Sequence[Waterfall],
+    *,
+    width: int | None = None,
+    axis_ms: float | None = None,
+    compact: bool = False,
+) -> str:
+    """Every waterfall on one shared time axis, one block each, response line in red.
+
+    `width` is the viewBox's (the drawing scales to its container); `compact` drops the title
+    rows and names each request bar after its strategy (a slide with several waterfalls)."""
+    label_w, dur_w = (COMPACT_LABEL_W, COMPACT_DUR_W) if compact else (LABEL_W, DUR_W)
+    title_h, gap = (0, COMPACT_GAP) if compact else (TITLE_H, GAP)
+    width = width or (760 if compact else 980)
     axis = axis_ms or max((w.end_ms for w in waterfalls), default=1.0) or 1.0
-    plot_w = width - LABEL_W - DUR_W - 2 * PAD
+    plot_w = width - label_w - dur_w - 2 * PAD
 
     def x(ms: float) -> float:
-        return PAD + LABEL_W + ms / axis * plot_w
+        return PAD + label_w + ms / axis * plot_w
 
     out: list[str] = []
     y = PAD
@@ -87,12 +106,14 @@ def svg(waterfalls: Sequence[Waterfall], *, width: int = 980, axis_ms: float | N
         head = f"{w.title} · trace {w.trace_id}"
         strategy = escape(w.strategy or "")
         out.append(f'<g class="waterfall" data-trace="{w.trace_id}" data-strategy="{strategy}">')
-        out.append(f'<text class="t" x="{PAD}" y="{y + 18}">{escape(head)}</text>')
-        top = y + TITLE_H
+        if not compact:
+            out.append(f'<text class="t" x="{PAD}" y="{y + 18}">{escape(head)}</text>')
+        top = y + title_h
         for i, bar in enumerate(w.bars):
             row_y = top + i * ROW_H
             left, right = x(bar.start_ms), max(x(bar.end_ms), x(bar.start_ms) + 1.5)
-            label = escape(_label(bar, service))
+            name = w.title if compact and bar.request else None
+            label = escape(_label(bar, service, label_w, name))
             cls = "l req" if bar.request else "l"
             out.append(
                 f'<text class="{cls}" x="{PAD + 8 * bar.depth}" y="{row_y + 14}">{label}</text>'
@@ -122,12 +143,13 @@ def svg(waterfalls: Sequence[Waterfall], *, width: int = 980, axis_ms: float | N
             left = w.response_ms / axis > 0.7
             anchor = ' text-anchor="end"' if left else ""
             lx = x(w.response_ms) + (-4 if left else 4)
-            out.append(
-                f'<text class="rl" x="{_f(lx)}" y="{top + 1}"{anchor}>'
-                f"response sent · {w.response_ms:,.0f} ms</text>"
-            )
+            if not compact:  # compact has no title row to hold it: the request bar's time says it
+                out.append(
+                    f'<text class="rl" x="{_f(lx)}" y="{top + 1}"{anchor}>'
+                    f"response sent · {w.response_ms:,.0f} ms</text>"
+                )
         out.append("</g>")
-        y = bottom + GAP
+        y = bottom + gap
 
     grid = []
     for t in range(5):
@@ -150,16 +172,18 @@ def svg(waterfalls: Sequence[Waterfall], *, width: int = 980, axis_ms: float | N
     legend = f'<g class="legend" transform="translate({PAD},{legend_y})">{"".join(items)}</g>'
 
     height = legend_y + PAD
+    # No width or height: the viewBox keeps the proportions and the container sets the size.
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="waterfalls" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="waterfalls" '
+        f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet" role="img" '
         f'aria-label="Trace waterfalls">'
         f"<style>{STYLE}</style>{DEFS}{''.join(grid)}{axis_line}{''.join(out)}{legend}</svg>"
     )
 
 
 PAGE_STYLE = """
-body{font:16px/1.45 system-ui,sans-serif;margin:1.5rem auto;max-width:1040px;padding:0 1rem}
+body{font:16px/1.45 system-ui,sans-serif;margin:1.5rem auto;max-width:1240px;padding:0 1rem}
+svg.waterfalls{width:100%;height:auto;display:block}
 body{color:#111}
 h1{font-size:1.4rem}table{border-collapse:collapse;margin:1rem 0}
 td,th{padding:.35rem .7rem;text-align:left;border-bottom:1px solid #ddd}
