@@ -194,3 +194,91 @@ def test_the_outbox_and_registrations_pages(page: Page, api: ThreadedServer) -> 
     page.goto(f"{api.url}/outbox")
     assert runner_id in page.inner_text("main")
     assert "@example.com" in page.inner_text("main") and "…@" in page.inner_text("main")
+
+
+LESSON_STEPS = 7
+SCREENSHOTS = ARTIFACTS / "screenshots"
+VIEWPORTS = [(1280, 720), (1920, 1080)]
+
+
+def _inside_viewport(page: Page, selector: str) -> dict[str, float]:
+    box = page.locator(selector).bounding_box()
+    viewport = page.viewport_size
+    assert box and viewport
+    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (selector, box)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (selector, box)
+    return box
+
+
+def _smallest_waterfall_text_px(page: Page) -> float:
+    """The smallest text of the result's waterfall, in CSS pixels as drawn (after scaling)."""
+    return float(
+        page.evaluate(
+            """() => {
+                const svg = document.querySelector('#lesson-result svg.waterfalls');
+                const scale = svg.getScreenCTM().a;
+                return Math.min(...[...svg.querySelectorAll('text')].map(
+                    t => parseFloat(getComputedStyle(t).fontSize) * scale));
+            }"""
+        )
+    )
+
+
+def _css_px(page: Page, selector: str) -> float:
+    return float(
+        page.evaluate(
+            f"parseFloat(getComputedStyle(document.querySelector('{selector}')).fontSize)"
+        )
+    )
+
+
+def test_the_lesson_with_the_keyboard_alone(browser: Browser, api: ThreadedServer) -> None:
+    """Seven steps on a 1280x720 projector, keyboard only: each result in view after its run,
+    big enough to read; then the same result on a 1920x1080 laptop. A screenshot of each."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{api.url}/lesson/1")
+    page.locator("#lesson-counter", has_text=f"1 / {LESSON_STEPS}").wait_for()
+    for n in range(1, LESSON_STEPS + 1):
+        page.set_viewport_size({"width": 1280, "height": 720})
+        assert page.url.endswith(f"/lesson/{n}")
+        assert _css_px(page, "#lesson-question") >= 16
+        if n == 1:  # a typed prediction, run with Enter
+            page.focus("#predict-number")
+            page.keyboard.type("900")
+            page.keyboard.press("Enter")
+        else:
+            page.keyboard.press("Space")
+        answer = page.locator(f'#lesson-result[data-step="{n}"] .answer')
+        answer.wait_for(timeout=60_000)
+        assert "You:" in answer.inner_text()
+        if n == 1:
+            assert "900 ms" in answer.inner_text()
+        _inside_viewport(page, "#lesson-result")
+        assert _css_px(page, "#lesson-result .takeaway") >= 16
+        assert _smallest_waterfall_text_px(page) >= 12
+        page.screenshot(path=str(SCREENSHOTS / f"lesson-{n}-1280x720.png"))
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        page.locator("#lesson-result").scroll_into_view_if_needed()
+        _inside_viewport(page, "#lesson-result")
+        assert _smallest_waterfall_text_px(page) >= 12
+        page.screenshot(path=str(SCREENSHOTS / f"lesson-{n}-1920x1080.png"))
+        page.keyboard.press("ArrowRight")
+        if n < LESSON_STEPS:
+            page.locator("#lesson-counter", has_text=f"{n + 1} / {LESSON_STEPS}").wait_for()
+            assert page.locator("#lesson-result").inner_text() == ""
+    page.keyboard.press("ArrowLeft")  # back works too, and the deep link follows
+    page.locator("#lesson-counter", has_text=f"6 / {LESSON_STEPS}").wait_for()
+    assert page.url.endswith("/lesson/6")
+    # Free mode at 1280x720: a strategy's result is in view after the click.
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.click("#mode-free")
+    page.click('button.strategy[data-strategy="wait-until"]')
+    page.wait_for_selector('#waterfall g.waterfall[data-strategy="wait-until"]', timeout=15_000)
+    _inside_viewport(page, "#waterfall-h")
+    page.screenshot(path=str(SCREENSHOTS / "free-mode-1280x720.png"))
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"

@@ -90,7 +90,7 @@ Next &rarr;</button></div></div>
 <div class="row"><button type="button" id="lesson-run" class="run" aria-keyshortcuts="Space">\
 Run this step</button><span class="hint">keys: &larr; &rarr; move, space runs</span></div>
 </form>
-<div id="lesson-result" class="lesson-result" aria-live="polite"></div>
+<div id="lesson-result" class="lesson-result" aria-live="polite" tabindex="-1"></div>
 </section>
 <script type="application/json" id="lesson-data">{steps}</script>"""
 

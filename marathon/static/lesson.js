@@ -178,6 +178,8 @@ async function runStep() {
   const guess = prediction(s);
   const result = $("#lesson-result");
   $("#lesson-run").disabled = true;
+  // Away from the prediction's field, so that ←/→ move on again rather than edit the number.
+  result.focus({ preventScroll: true });
   result.innerHTML = `<p class="running">Running step ${at}…</p>`;
   reveal(result);
   try {
@@ -203,10 +205,12 @@ async function runStep() {
 document.addEventListener("keydown", (e) => {
   if (!document.body.classList.contains("mode-lesson") || e.altKey || e.ctrlKey || e.metaKey) return;
   const tag = e.target.tagName;
-  if (["INPUT", "SELECT", "TEXTAREA"].includes(tag) && e.target.type !== "checkbox") {
-    if (e.key === "Enter" && e.target.closest("#lesson-form")) runStep();
+  if (e.key === "Enter" && tag === "INPUT" && e.target.closest("#lesson-form")) {
+    e.preventDefault(); // Enter in a prediction (a number or a ticked strategy) runs the step
+    runStep();
     return;
   }
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(tag) && e.target.type !== "checkbox") return;
   const nav = e.target.id === "lesson-prev" || e.target.id === "lesson-next";
   if (e.key === "ArrowRight") show(step + 1);
   else if (e.key === "ArrowLeft") show(step - 1);
