@@ -174,6 +174,9 @@ COLUMNS = (
     "email sent",
     "error",
 )
+# Narrow terminals drop whole columns, least telling first, rather than crush every one into
+# "cl… wa…": (column, the narrowest width that still shows it).
+DROP_BELOW = {"server span": 120, "all work done": 90}
 
 
 def _ms(value: float | None, missing: str = "-") -> str:
@@ -190,34 +193,52 @@ def _yes_html(value: bool | None) -> str:
     ]
 
 
-def table(c: Comparison) -> Table:
+def table(c: Comparison, *, width: int = 160) -> Table:
+    """The outcomes, one row per strategy; fits `width` columns by dropping (never truncating)
+    columns: the numbers never wrap, headers go on two lines, the error wraps at words."""
     median = " (median)" if c.repeat > 1 else ""
     t = Table(title=f"What the user waited for, and what happened to the work{median}")
-    for column in COLUMNS:
+    shown = [col for col in COLUMNS if width >= DROP_BELOW.get(col, 0)]
+    for column in shown:
+        header = column.replace(" ", "\n", 1) if column not in ("strategy", "error") else column
         if column == "error":
-            t.add_column(column, no_wrap=True, overflow="ellipsis", max_width=60)
+            t.add_column(column, ratio=1, min_width=12, overflow="fold")
         else:
-            t.add_column(column, no_wrap=column == "strategy")
+            t.add_column(header, no_wrap=True)
     for strategy in c.runs:
         s = c.summary(strategy)
-        t.add_row(
-            strategy,
-            str(s["status"]),
-            _ms(s["client_ms"]),
-            _ms(s["server_ms"]),
-            _ms(s["settled_ms"], "never"),
-            _yes(s["stored"]),
-            _yes(s["delivered"]),
-            Text(s["error"] or "", "red"),
-        )
+        cells = {
+            "strategy": strategy,
+            "HTTP": str(s["status"]),
+            "client waited": _ms(s["client_ms"]),
+            "server span": _ms(s["server_ms"]),
+            "all work done": _ms(s["settled_ms"], "never"),
+            "row stored": _yes(s["stored"]),
+            "email sent": _yes(s["delivered"]),
+            "error": Text(s["error"] or "", "red"),
+        }
+        t.add_row(*(cells[col] for col in shown))
+    return t
+
+
+def verdicts(c: Comparison) -> Table:
+    """One line per strategy on what the user was told against what happened; wraps at words."""
+    t = Table.grid(padding=(0, 1))
+    t.add_column(justify="right", no_wrap=True, style="bold")
+    t.add_column(overflow="fold")
+    for strategy, verdict in c.verdicts.items():
+        t.add_row(f"{strategy}:", verdict)
     return t
 
 
 def render(c: Comparison, *, width: int = 110) -> RenderableType:
     """Waterfalls on one time axis, the outcome table, verdicts, and where each trace lives."""
-    parts: list[RenderableType] = [terminal.render(c.waterfalls(), width=width), table(c)]
-    for strategy, verdict in c.verdicts.items():
-        parts.append(Text(f"{strategy:>16}: {verdict}"))
+    parts: list[RenderableType] = [
+        terminal.render(c.waterfalls(), width=width),
+        table(c, width=width),
+    ]
+    if c.verdicts:
+        parts.append(verdicts(c))
     links = Text("traces:\n" if c.live else "", "bold")
     for strategy in c.runs if c.live else ():
         trace_links = c.links(c.typical(strategy).trace_id)
