@@ -207,7 +207,7 @@ def table(c: Comparison, *, width: int = 160) -> Table:
             t.add_column(header, no_wrap=True)
     for strategy in c.runs:
         s = c.summary(strategy)
-        cells = {
+        cells: dict[str, str | Text] = {
             "strategy": strategy,
             "HTTP": str(s["status"]),
             "client waited": _ms(s["client_ms"]),
