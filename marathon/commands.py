@@ -17,7 +17,7 @@ import httpx
 import uvicorn
 from rich.console import Console
 
-from marathon import compare, jaeger, knobs, scenarios, stack, waterfall
+from marathon import compare, jaeger, knobs, loss_lesson, scenarios, stack, waterfall
 from marathon.settings import Settings
 from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
@@ -110,6 +110,9 @@ def demo(args: argparse.Namespace) -> int:
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(compare.html(comparison))
         print(f"\nThe same comparison as a page: {page}")
+        console = _console()
+        console.print(loss_lesson.render(loss_lesson.run(api.url, s.settings), width=console.width))
+        print(loss_lesson.next_steps(api.url, serving=not args.once))
         if args.once:
             return 0
         print(f"\nThe workshop page: {api.url}/  (Ctrl-C to stop)")

@@ -59,6 +59,14 @@ def test_demo_once_from_a_cold_start(tmp_path: Path) -> None:
     assert r.stdout.count("response sent at") == len(STRATEGIES), "one waterfall each"
     page = tmp_path / "data" / "compare.html"
     assert f"page: {page}" in r.stdout and "<svg" in page.read_text()
+    # Then the loss: the shutdown lesson, who lost the email, who kept it, and what next.
+    loss = r.stdout.split("And what gets lost?", 1)[1]
+    lost = re.search(r"Lost the email: (.*)", loss)
+    kept = re.search(r"Kept it: +(.*)", loss)
+    assert lost and kept, loss
+    assert "fire-and-forget" in lost.group(1), loss
+    assert {"sequential", "wait-until", "queued"} <= set(kept.group(1).split(", ")), loss
+    assert "/lesson/1" in loss and "marathon workshop list" in loss and "make notebooks" in loss
 
 
 def test_serve_help_names_every_endpoint() -> None:
