@@ -44,6 +44,7 @@ ENDPOINTS = [
     ("GET  /api/health /api/background", "alive? wait_until work in flight"),
     ("GET  /api/queue /api/info", "queued confirmations, dead letters; what this server is"),
     ("GET  / /registrations /outbox", "the workshop page and the pages to check it against"),
+    ("GET  /lesson/{n} /api/lesson", "the page in lesson mode at step n; the steps as JSON"),
     ("GET  /api/fake-runner /static/{file}", "the page's fictional runners and assets"),
     ("GET  /schema", "OpenAPI (Litestar's), with /schema/swagger"),
 ]
@@ -90,11 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="serve, register one runner per strategy, print the comparison",
         description="Start the stack, register one runner with each strategy, and print what "
-        "the client waited and what happened to the work. Then keep serving (unless --once).",
+        "the client waited and what happened to the work; then play the shutdown lesson and "
+        "print which strategies lost the email, and what to try next. Then keep serving "
+        "(unless --once).",
         epilog=ENVIRONMENT_HELP,
         formatter_class=_formatter,
     )
-    demo.add_argument("--once", action="store_true", help="print the comparison and exit")
+    demo.add_argument(
+        "--once", action="store_true", help="print the comparison and the loss, then exit"
+    )
     demo.add_argument(
         "--host", default="127.0.0.1", help="interface to listen on (default %(default)s)"
     )
