@@ -81,14 +81,15 @@ def _lesson_section() -> str:
 <section id="lesson" class="lesson-mode" aria-labelledby="lesson-title">
 <div class="lesson-bar"><p class="counter" id="lesson-counter" aria-live="polite"></p>
 <h1 id="lesson-title"></h1>
-<div class="lesson-nav"><button type="button" id="lesson-prev" aria-keyshortcuts="ArrowLeft">\
+<div class="lesson-nav"><span class="hint">keys: &larr; &rarr; move, space runs</span>\
+<button type="button" id="lesson-prev" aria-keyshortcuts="ArrowLeft">\
 &larr; Back</button><button type="button" id="lesson-next" aria-keyshortcuts="ArrowRight">\
 Next &rarr;</button></div></div>
 <form id="lesson-form" onsubmit="return false">
 <p class="question" id="lesson-question"></p>
-<fieldset id="lesson-predict"><legend>Your prediction</legend></fieldset>
-<div class="row"><button type="button" id="lesson-run" class="run" aria-keyshortcuts="Space">\
-Run this step</button><span class="hint">keys: &larr; &rarr; move, space runs</span></div>
+<div class="predict-row"><fieldset id="lesson-predict"><legend>Your prediction</legend>\
+</fieldset><button type="button" id="lesson-run" class="run" aria-keyshortcuts="Space">\
+Run this step</button></div>
 </form>
 <div id="lesson-result" class="lesson-result" aria-live="polite" tabindex="-1"></div>
 </section>

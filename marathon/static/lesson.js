@@ -179,6 +179,16 @@ async function tracesToDraw(s, outcomes) {
   return Object.values(first);
 }
 
+// The result in view; with the question above it too when both fit on the screen.
+function revealResult() {
+  const result = $("#lesson-result");
+  const question = $("#lesson-question").getBoundingClientRect();
+  const bottom = result.getBoundingClientRect().bottom;
+  if (question.top >= 0 && bottom <= window.innerHeight) return;
+  if (bottom - question.top + 16 <= window.innerHeight) window.scrollBy(0, question.top - 8);
+  else reveal(result);
+}
+
 async function runStep() {
   if (running) return;
   running = true;
@@ -206,7 +216,7 @@ async function runStep() {
   } finally {
     running = false;
     $("#lesson-run").disabled = false;
-    reveal(result);
+    revealResult();
   }
 }
 
