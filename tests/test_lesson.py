@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from marathon import knobs, lesson, scenarios
+from marathon import fake, knobs, lesson, scenarios
 from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
 from marathon.waterfall import Waterfall, load
@@ -144,3 +144,18 @@ def test_page_colours_pass_wcag_aa() -> None:
 def test_waterfall_colours_pass_wcag_aa() -> None:
     for fg in re.findall(r"\.(?:t|l|d|rl|tick|legend)\{[^}]*fill:(#[0-9a-f]{3,6})", svg_view.STYLE):
         assert contrast(fg, "#fff") >= 4.5, fg
+
+
+@pytest.mark.anyio
+async def test_waterfalls_for_a_slide_keep_the_top_spans(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/api/marathon/sequential", json=fake.runner(), headers={knobs.HEADER: "email_latency_ms=5"}
+    )
+    trace_id = r.headers["traceresponse"].split("-")[1]
+    full = (await client.get(f"/api/waterfalls.svg?trace_id={trace_id}")).text
+    slide = (await client.get(f"/api/waterfalls.svg?trace_id={trace_id}&depth=1&compact=true")).text
+    assert 'data-span="INSERT"' in full and 'data-span="INSERT"' not in slide
+    assert 'data-span="send confirmation"' in slide and 'class="t"' not in slide
+    assert (
+        await client.get(f"/api/waterfalls.svg?trace_id={trace_id}&depth=-1")
+    ).status_code == 200
