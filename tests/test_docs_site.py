@@ -1,0 +1,87 @@
+"""The documentation site builds strictly (broken links, missing pages and unknown directives
+fail), and what it shows is generated from the code: quoted source, knobs, commands, routes,
+scenarios and waterfalls."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+
+from marathon import docs_site, knobs, strategies
+from marathon.scenarios import SCENARIOS
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    config = load_config(str(ROOT / "mkdocs.yml"), site_dir=str(out))
+    assert config.strict, "mkdocs.yml must keep strict: true"
+    build(config)  # strict: raises Abort on any warning (a broken link, a page not in nav, ...)
+    return out
+
+
+def _page(site: Path, path: str) -> str:
+    return (site / path / "index.html").read_text()
+
+
+def test_every_existing_page_keeps_its_path(site: Path) -> None:
+    for md in sorted((ROOT / "docs").glob("*.md")):
+        page = "index.html" if md.stem == "index" else f"{md.stem}/index.html"
+        assert (site / page).is_file(), f"docs/{md.name} is missing from the site"
+
+
+def test_the_ordering_pages_quote_the_real_code(site: Path) -> None:
+    for name, fn in strategies.STRATEGIES.items():
+        html = _page(site, f"learn/{name}")
+        # highlighted code is split into spans; compare the text with the tags taken out
+        text = re.sub(r"<[^>]+>", "", html).replace("&quot;", '"').replace("&gt;", ">")
+        first_line = inspect.getsource(fn).splitlines()[0]
+        assert first_line in text, f"learn/{name}.md does not show {fn.__name__}"
+        assert f"../../waterfalls/{name}.svg" in html
+
+
+def test_waterfalls_are_drawn_by_the_projects_view(site: Path) -> None:
+    svg = (site / "waterfalls" / "wait-until.svg").read_text()
+    assert svg.startswith("<svg") and 'class="resp"' in svg
+    assert "send confirmation" in svg
+
+
+def test_the_reference_is_generated_from_the_code(site: Path) -> None:
+    text = _page(site, "reference/knobs")
+    for k in knobs.describe():
+        assert k["env"] in text and k["name"] in text
+    text = _page(site, "reference/scenarios")
+    assert all(name in text for name in SCENARIOS)
+    text = _page(site, "reference/commands")
+    assert "usage: marathon compare" in text and "usage: marathon serve" in text
+    text = _page(site, "reference/endpoints")
+    assert "POST /api/marathon/wait-until" in text and "GET /api/traces/{trace_id}" in text
+    assert "POST /emails" in text  # the sandbox's routes too
+
+
+def test_screenshots_are_shown(site: Path) -> None:
+    html = _page(site, "start")
+    for shot in re.findall(r'src="\.\./screenshots/([\w-]+\.png)"', html):
+        assert (site / "screenshots" / shot).stat().st_size > 5_000
+    assert "compare-all.png" in html
+
+
+def test_an_unknown_directive_stops_the_build() -> None:
+    with pytest.raises(ValueError, match="unknown directive"):
+        docs_site.expand("<!-- marathon:nonsense -->\n", "x.md")
+    with pytest.raises(ValueError, match="no docs/traces"):
+        docs_site.expand("<!-- marathon:waterfall nonsense -->\n", "x.md")
+
+
+def test_links_out_of_docs_become_repository_paths() -> None:
+    text = docs_site.outside_links("see [the exercises](../exercises/README.md).", "index.md")
+    assert text == "see the exercises (`exercises/README.md` in the repository)."
+    kept = "[queue](../queue.md) [x](https://example.org/a)"
+    assert docs_site.outside_links(kept, "learn/queued.md") == kept
