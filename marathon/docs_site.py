@@ -42,6 +42,7 @@ __all__ = [
     "knobs_table",
     "outside_links",
     "scenarios_table",
+    "screenshot_source",
     "source",
     "waterfall_svg",
 ]
@@ -197,6 +198,14 @@ def expand(markdown: str, page_uri: str = "index.md") -> str:
     return DIRECTIVE.sub(one, markdown)
 
 
+def screenshot_source(committed: Path, artifacts: Path = ARTIFACT_SCREENSHOTS) -> Path:
+    """The committed screenshot, or the browser tests' copy of it when that one is newer."""
+    fresh = artifacts / committed.name
+    if fresh.is_file() and fresh.stat().st_mtime > committed.stat().st_mtime:
+        return fresh
+    return committed
+
+
 # MkDocs hooks (https://www.mkdocs.org/user-guide/configuration/#hooks)
 
 
@@ -208,12 +217,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         files.append(File.generated(config, uri, content=waterfall_svg(trace.stem)))
     # Fresher screenshots from the browser tests replace the committed copies in the site.
     for file in list(files):
-        if file.src_uri.startswith("screenshots/") and file.src_uri.endswith(".png"):
-            fresh = ARTIFACT_SCREENSHOTS / posixpath.basename(file.src_uri)
-            committed = Path(file.abs_src_path or "")
-            if fresh.is_file() and fresh.stat().st_mtime > committed.stat().st_mtime:
+        if file.src_uri.startswith("screenshots/") and file.abs_src_path:
+            use = screenshot_source(Path(file.abs_src_path))
+            if str(use) != file.abs_src_path:
                 files.remove(file)
-                files.append(File.generated(config, file.src_uri, abs_src_path=str(fresh)))
+                files.append(File.generated(config, file.src_uri, abs_src_path=str(use)))
     return files
 
 

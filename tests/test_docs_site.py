@@ -5,6 +5,7 @@ scenarios and waterfalls."""
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from pathlib import Path
 
@@ -85,3 +86,17 @@ def test_links_out_of_docs_become_repository_paths() -> None:
     assert text == "see the exercises (`exercises/README.md` in the repository)."
     kept = "[queue](../queue.md) [x](https://example.org/a)"
     assert docs_site.outside_links(kept, "learn/queued.md") == kept
+
+
+def test_a_newer_screenshot_from_the_browser_tests_replaces_the_committed_one(
+    tmp_path: Path,
+) -> None:
+    committed = ROOT / "docs" / "screenshots" / "compare-all.png"
+    fresh = tmp_path / "compare-all.png"
+    fresh.write_bytes(b"a newer screenshot")
+    assert docs_site.screenshot_source(committed, tmp_path) == fresh
+    page = ROOT / "docs" / "screenshots" / "page.png"
+    assert docs_site.screenshot_source(page, tmp_path) == page  # no artifact: the committed one
+    old = committed.stat().st_mtime - 60
+    os.utime(fresh, (old, old))  # an artifact older than the committed copy is ignored
+    assert docs_site.screenshot_source(committed, tmp_path) == committed
