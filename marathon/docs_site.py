@@ -4,6 +4,7 @@ A page asks for generated content with a directive on a line of its own::
 
     <!-- marathon:source marathon.strategies.sequential -->   the function's real source
     <!-- marathon:waterfall wait-until -->                      docs/traces/wait-until.json, drawn
+    <!-- marathon:terminal sequential,wait-until -->            the same in the terminal view
     <!-- marathon:knobs -->  <!-- marathon:commands -->  <!-- marathon:scenarios -->
     <!-- marathon:endpoints -->  <!-- marathon:sandbox-endpoints -->
 
@@ -44,6 +45,7 @@ __all__ = [
     "scenarios_table",
     "screenshot_source",
     "source",
+    "terminal_view",
     "waterfall_svg",
 ]
 
@@ -162,6 +164,15 @@ def waterfall_svg(name: str) -> str:
     return svg.svg(load(TRACES / f"{name}.json"))
 
 
+def terminal_view(names: str) -> str:
+    """Saved traces (comma-separated names) on one time axis, as `marathon compare` prints them."""
+    from marathon.views import terminal
+    from marathon.waterfall import load
+
+    waterfalls = [w for name in names.split(",") for w in load(TRACES / f"{name}.json")]
+    return f"```text\n{terminal.text(waterfalls, width=100)}```"
+
+
 def _waterfall_link(name: str, page_uri: str) -> str:
     if not (TRACES / f"{name}.json").is_file():
         raise ValueError(f"marathon:waterfall {name}: no docs/traces/{name}.json")
@@ -184,6 +195,8 @@ def expand(markdown: str, page_uri: str = "index.md") -> str:
             return source(arg)
         if name == "waterfall" and arg:
             return _waterfall_link(arg, page_uri)
+        if name == "terminal" and arg:
+            return terminal_view(arg)
         simple: dict[str, Callable[[], str]] = {
             "knobs": knobs_table,
             "commands": commands,

@@ -22,8 +22,7 @@ ROOT = Path(__file__).parent.parent
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
-    config = load_config(str(ROOT / "mkdocs.yml"), site_dir=str(out))
-    assert config.strict, "mkdocs.yml must keep strict: true"
+    config = load_config(str(ROOT / "mkdocs.yml"), site_dir=str(out), strict=True)
     build(config)  # strict: raises Abort on any warning (a broken link, a page not in nav, ...)
     return out
 
@@ -52,6 +51,11 @@ def test_waterfalls_are_drawn_by_the_projects_view(site: Path) -> None:
     svg = (site / "waterfalls" / "wait-until.svg").read_text()
     assert svg.startswith("<svg") and 'class="resp"' in svg
     assert "send confirmation" in svg
+
+
+def test_start_shows_the_terminal_view_of_the_saved_traces(site: Path) -> None:
+    html = _page(site, "start")
+    assert "response sent at" in html and "the user waited for it" in html
 
 
 def test_the_reference_is_generated_from_the_code(site: Path) -> None:
