@@ -104,3 +104,21 @@ def test_a_newer_screenshot_from_the_browser_tests_replaces_the_committed_one(
     old = committed.stat().st_mtime - 60
     os.utime(fresh, (old, old))  # an artifact older than the committed copy is ignored
     assert docs_site.screenshot_source(committed, tmp_path) == committed
+
+
+def _minutes(table: str) -> list[int]:
+    return [int(m) for m in re.findall(r"^\| [\d:]+ \| (\d+) \|", table, flags=re.M)]
+
+
+def test_the_agenda_adds_up() -> None:
+    """90 minutes and the 45-minute cut; the lesson rows are the Learn pages' own minutes."""
+    text = (ROOT / "docs" / "instructor" / "agenda.md").read_text()
+    full, cut = text.split("## The 45-minute cut")
+    assert sum(_minutes(full)) == 90
+    assert sum(_minutes(cut)) == 45
+    learn = 0
+    for page in sorted((ROOT / "docs" / "learn").glob("*.md")):
+        front = re.match(r"---\nteaching: (\d+)\nexercises: (\d+)\n---\n", page.read_text())
+        learn += int(front.group(1)) + int(front.group(2)) if front else 0
+    setup_break_compare_wrap = 10 + 5 + 5 + 5
+    assert learn == 90 - setup_break_compare_wrap, "the Learn pages' minutes no longer fit"
