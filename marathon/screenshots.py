@@ -61,9 +61,14 @@ def take(out: Path = OUT) -> list[Path]:
             "document.querySelectorAll('#waterfall g.waterfall').length === 5", timeout=60_000
         )
         shot("compare-all", "#waterfall")
-        links = page.locator('#results tr[data-strategy="wait-until"] a', has_text="page")
-        page.goto(url + str(links.first.get_attribute("href")))
+        pages = {}
+        for strategy in ("wait-until", "queued"):
+            link = page.locator(f'#results tr[data-strategy="{strategy}"] a', has_text="page")
+            pages[strategy] = url + str(link.first.get_attribute("href"))
+        page.goto(pages["wait-until"])
         shot("trace-page")
+        page.goto(pages["queued"])  # the request trace with its linked attempt merged in
+        shot("trace-page-queued")
         page.goto(url + "/outbox")
         shot("outbox")
         browser.close()
