@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import importlib
 import inspect
+import json
 import os
 import posixpath
 import re
@@ -35,6 +36,8 @@ if TYPE_CHECKING:  # MkDocs is a dev dependency; the app never imports this modu
     from mkdocs.structure.files import Files
     from mkdocs.structure.pages import Page
 
+    from marathon.waterfall import Waterfall
+
 __all__ = [
     "DIRECTIVE",
     "commands",
@@ -42,6 +45,7 @@ __all__ = [
     "expand",
     "knobs_table",
     "outside_links",
+    "saved_trace",
     "scenarios_table",
     "screenshot_source",
     "source",
@@ -156,20 +160,33 @@ def endpoints(which: str = "api") -> str:
     return "\n".join(rows)
 
 
-def waterfall_svg(name: str) -> str:
-    """A saved trace (`docs/traces/NAME.json`) drawn by the project's SVG view."""
-    from marathon.views import svg
-    from marathon.waterfall import load
+def saved_trace(name: str) -> Waterfall:
+    """`docs/traces/NAME.json` (Jaeger UI's upload shape, `{"data": [trace, ...]}`) as one
+    waterfall: a queued registration's file holds the request trace and its linked attempt
+    traces, merged here as the project's views merge them (attempts marked by their link)."""
+    from marathon.waterfall import from_jaeger
 
-    return svg.svg(load(TRACES / f"{name}.json"))
+    traces = json.loads((TRACES / f"{name}.json").read_text())["data"]
+    spans: list[dict[str, Any]] = []
+    processes: dict[str, Any] = {}
+    for i, trace in enumerate(traces):  # process ids are per trace: keep them apart
+        processes.update({f"t{i}{key}": p for key, p in trace["processes"].items()})
+        spans += [{**span, "processID": f"t{i}{span['processID']}"} for span in trace["spans"]]
+    return from_jaeger({"traceID": traces[0]["traceID"], "spans": spans, "processes": processes})
+
+
+def waterfall_svg(name: str) -> str:
+    """A saved trace drawn by the project's SVG view."""
+    from marathon.views import svg
+
+    return svg.svg([saved_trace(name)])
 
 
 def terminal_view(names: str) -> str:
     """Saved traces (comma-separated names) on one time axis, as `marathon compare` prints them."""
     from marathon.views import terminal
-    from marathon.waterfall import load
 
-    waterfalls = [w for name in names.split(",") for w in load(TRACES / f"{name}.json")]
+    waterfalls = [saved_trace(name) for name in names.split(",")]
     return f"```text\n{terminal.text(waterfalls, width=100)}```"
 
 

@@ -5,6 +5,7 @@ scenarios and waterfalls."""
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 from pathlib import Path
@@ -47,10 +48,34 @@ def test_the_ordering_pages_quote_the_real_code(site: Path) -> None:
         assert f"../../waterfalls/{name}.svg" in html
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "docs" / "traces").glob("*.json")), ids=str)
+def test_saved_traces_are_files_jaeger_ui_uploads(path: Path) -> None:
+    """`{"data": [trace, ...]}`, each trace one trace id with its own processes; a queued
+    registration's attempt trace references the request span (FOLLOWS_FROM)."""
+    traces = json.loads(path.read_text())["data"]
+    spans = {s["spanID"]: t["traceID"] for t in traces for s in t["spans"]}
+    for trace in traces:
+        assert {s["traceID"] for s in trace["spans"]} == {trace["traceID"]}
+        assert {s["processID"] for s in trace["spans"]} <= set(trace["processes"])
+    follows = [
+        r
+        for t in traces
+        for s in t["spans"]
+        for r in s.get("references") or []
+        if r["refType"] == "FOLLOWS_FROM"
+    ]
+    assert len(traces) == (2 if path.stem == "queued" else 1)
+    assert all(spans[r["spanID"]] == r["traceID"] != traces[1]["traceID"] for r in follows)
+    assert bool(follows) == (path.stem == "queued")
+    assert docs_site.saved_trace(path.stem).strategy == path.stem
+
+
 def test_waterfalls_are_drawn_by_the_projects_view(site: Path) -> None:
     svg = (site / "waterfalls" / "wait-until.svg").read_text()
     assert svg.startswith("<svg") and 'class="resp"' in svg
     assert "send confirmation" in svg
+    queued = (site / "waterfalls" / "queued.svg").read_text()
+    assert "↪ confirmation attempt" in queued, "the attempt trace is merged in through its link"
 
 
 def test_start_shows_the_terminal_view_of_the_saved_traces(site: Path) -> None:
