@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("--svg", metavar="FILE", help="also write the waterfalls as SVG")
     cmp.add_argument("--json", action="store_true", help="print the measurements as JSON instead")
+    cmp.add_argument(
+        "--jaeger-json",
+        dest="jaeger_json",
+        metavar="FILE",
+        help="also write every run's traces for Jaeger UI's JSON File upload",
+    )
 
     sub.add_parser(
         "scenarios",
@@ -141,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
         "trace",
         help="show one trace's waterfall (from the API, Jaeger, or a file)",
         description="Fetch a trace in Jaeger's JSON shape and draw its waterfall, with the "
-        "moment the response was sent. Reads from a marathon API, a Jaeger query service "
-        "(--jaeger, or JAEGER_QUERY_URL), or a saved JSON file.",
+        "moment the response was sent; a queued registration's attempts (traces of their own, "
+        "linked to the request) are found and drawn in. Reads from a marathon API, a Jaeger "
+        "query service (--jaeger, or JAEGER_QUERY_URL), or a saved JSON file.",
         formatter_class=_formatter,
     )
     tr.add_argument("trace_id", nargs="?", help="32 hex digits (from the traceresponse header)")
@@ -153,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--file", help="a saved Jaeger JSON file instead")
     tr.add_argument("--html", metavar="FILE", help="also write it as a page")
     tr.add_argument("--svg", metavar="FILE", help="also write it as SVG")
+    tr.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write it (with a queued job's linked attempts) for Jaeger UI's JSON File upload",
+    )
 
     worker = sub.add_parser(
         "worker",
