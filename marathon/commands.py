@@ -42,7 +42,7 @@ def serve(args: argparse.Namespace) -> int:
 
     with stack.running(Settings.from_env()) as s:
         app = create_app(s.settings)
-        log.info("API on http://%s:%d (traces: /api/traces)", args.host, args.port)
+        log.info("API on http://%s:%d (traces: /traces/<id>, /api/services)", args.host, args.port)
         # uvicorn in the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included).
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
@@ -125,7 +125,8 @@ def demo(args: argparse.Namespace) -> int:
         print(f"\nThe workshop page: {api.url}/  (Ctrl-C to stop)")
         if s.sandbox:
             print(f"Sandbox outbox:   {s.sandbox.url}/")
-        print(f"Recent traces:    {api.url}/api/traces  (one as a page: {api.url}/traces/<id>)")
+        recent = f"{api.url}/api/traces?service={s.settings.service_name}"
+        print(f"Recent traces:    {recent}  (one as a page: {api.url}/traces/<id>)")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
