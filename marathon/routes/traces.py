@@ -15,6 +15,7 @@ from litestar import MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery
+from opentelemetry.sdk.trace import ReadableSpan
 
 from marathon import jaeger, tracing
 from marathon import jaeger_query as query
@@ -26,15 +27,31 @@ from marathon.waterfall import from_jaeger
 __all__ = ["ROUTES", "request_and_attempts", "stored_traces"]
 
 
+# Each trace's JSON, kept while its span count is unchanged: converting a full store (200
+# traces) takes far longer than searching it, and Jaeger UI and the pages ask again and again.
+_json: dict[int, tuple[int, dict[str, Any]]] = {}
+
+
+def _as_json(trace_id: int, spans: list[ReadableSpan]) -> dict[str, Any]:
+    cached = _json.get(trace_id)
+    if cached is None or cached[0] != len(spans):
+        cached = _json[trace_id] = (len(spans), jaeger.trace_from_spans(spans))
+    return cached[1]
+
+
 def stored_traces() -> list[dict[str, Any]]:
     """Every trace in the store with a finished span, newest first, in Jaeger's JSON shape."""
     ids = tracing.STORE.recent(max(tracing.STORE.limit, 1) * 2)
-    return [jaeger.trace_from_spans(tracing.STORE.spans(t)) for t in ids]
+    traces = [_as_json(t, tracing.STORE.spans(t)) for t in ids]
+    if len(_json) > 2 * len(ids) + 100:  # forget the evicted
+        for gone in set(_json) - set(ids):
+            _json.pop(gone, None)
+    return traces
 
 
 def _stored(trace_id: int) -> dict[str, Any] | None:
     spans = tracing.STORE.spans(trace_id)
-    return jaeger.trace_from_spans(spans) if spans else None
+    return _as_json(trace_id, spans) if spans else None
 
 
 def request_and_attempts(trace_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
@@ -42,7 +59,15 @@ def request_and_attempts(trace_id: int) -> tuple[dict[str, Any], list[dict[str, 
     trace = _stored(trace_id)
     if trace is None:
         return None
-    return trace, query.linked_from(stored_traces(), trace["traceID"])
+    linked = [  # only spans' links are read here: the linked traces alone are converted
+        _stored(t)
+        for t in tracing.STORE.recent(max(tracing.STORE.limit, 1) * 2)
+        if t != trace_id
+        and any(
+            link.context.trace_id == trace_id for s in tracing.STORE.spans(t) for link in s.links
+        )
+    ]
+    return trace, query.linked_from([t for t in linked if t], trace["traceID"])
 
 
 def _params(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
