@@ -202,14 +202,11 @@ def api(settings: Settings) -> Any:
         yield server
 
 
-def _trace_command(
-    tmp_path: Path, trace_id: str | None, url: str, **flags: Any
-) -> argparse.Namespace:
+def _trace_command(trace_id: str | None, url: str, **flags: Any) -> argparse.Namespace:
     defaults = {"jaeger": None, "file": None, "html": None, "svg": None, "json": None}
     return argparse.Namespace(trace_id=trace_id, url=url, **{**defaults, **flags})
 
 
-@pytest.mark.usefixtures("anyio_backend")
 def test_a_queued_registration_shows_its_attempts_everywhere(
     api: ThreadedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -256,7 +253,7 @@ def test_a_queued_registration_shows_its_attempts_everywhere(
     assert page.count('data-span="confirmation attempt"') == 2 and "2 queued attempt(s)" in page
 
     out = tmp_path / "trace.json"
-    assert commands.trace(_trace_command(tmp_path, request_id.upper(), api.url, json=str(out))) == 0
+    assert commands.trace(_trace_command(request_id.upper(), api.url, json=str(out))) == 0
     shown = capsys.readouterr().out
     assert shown.count("confirmation attempt") == 2, shown
     traces = assert_upload_file(json.loads(out.read_text()))
@@ -273,18 +270,18 @@ def test_a_queued_registration_shows_its_attempts_everywhere(
 def test_marathon_trace_errors_are_one_line(
     api: ThreadedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert commands.trace(_trace_command(tmp_path, "0" * 32, api.url)) == 1
+    assert commands.trace(_trace_command("0" * 32, api.url)) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not found" in err and "Traceback" not in err
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
-    assert commands.trace(_trace_command(tmp_path, "ab" * 16, closed)) == 1
+    assert commands.trace(_trace_command("ab" * 16, closed)) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no server answers" in err and "marathon serve" in err
 
-    assert commands.trace(_trace_command(tmp_path, "xyz", api.url)) == 2
+    assert commands.trace(_trace_command("xyz", api.url)) == 2
     assert capsys.readouterr().err.count("\n") == 1
-    assert commands.trace(_trace_command(tmp_path, None, api.url, file=str(tmp_path / "no"))) == 1
+    assert commands.trace(_trace_command(None, api.url, file=str(tmp_path / "no"))) == 1
     assert capsys.readouterr().err.count("\n") == 1
