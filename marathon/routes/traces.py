@@ -8,13 +8,14 @@ extension: `GET /api/traces?strategy=` lists one strategy's registrations (the p
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import Annotated, Any, TypedDict
 from urllib.parse import parse_qs
 
 from litestar import MediaType, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, FromQuery
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, FromQuery, QueryParameter
 from opentelemetry.sdk.trace import ReadableSpan
 
 from marathon import jaeger, tracing
@@ -79,6 +80,34 @@ def _error(code: int, message: str) -> Response[dict[str, Any]]:
     return Response(jaeger.error(code, message), status_code=code)
 
 
+class JaegerErrorItem(TypedDict):
+    code: int
+    msg: str
+
+
+class JaegerError(TypedDict):
+    """Jaeger's error body (`structuredResponse` with `structuredError`s)."""
+
+    data: None
+    total: int
+    limit: int
+    offset: int
+    errors: list[JaegerErrorItem]
+
+
+def _errors(*codes: int) -> dict[int, ResponseSpec]:
+    return {
+        c: ResponseSpec(JaegerError, description="Jaeger's error body; `msg` says why")
+        for c in codes
+    }
+
+
+# Declared for the OpenAPI document only: the handlers read the raw query string, as Go's
+# `r.FormValue` does (the first value wins, a blank value means "not given").
+def _q(doc: str, name: str | None = None) -> Any:
+    return QueryParameter(name=name, description=doc, required=False)
+
+
 @get("/api/services")
 async def services() -> dict[str, Any]:
     """Services with spans in the store (Jaeger: `GET /api/services`)."""
@@ -93,19 +122,38 @@ async def service_operations(service: FromPath[str]) -> dict[str, Any]:
     return jaeger.response(names, total=len(names))
 
 
-@get("/api/operations")
-async def operations(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+@get("/api/operations", responses=_errors(400))
+async def operations(
+    request: Request[Any, Any, Any],
+    service: Annotated[str | None, _q("the service (required)")] = None,
+    span_kind: Annotated[str | None, _q("server, client, internal...", "spanKind")] = None,
+) -> Response[dict[str, Any]]:
     """`?service=&spanKind=`: operations as `{"name", "spanKind"}` (Jaeger's newer route)."""
     params = _params(request)
-    service = (params.get("service") or [""])[0]
-    if not service:
+    name = (params.get("service") or [""])[0]
+    if not name:
         return _error(400, query.SERVICE_REQUIRED)
-    found = query.operations(stored_traces(), service, (params.get("spanKind") or [""])[0])
+    found = query.operations(stored_traces(), name, (params.get("spanKind") or [""])[0])
     return Response(jaeger.response(found, total=len(found)))
 
 
-@get("/api/traces")
-async def search_traces(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+@get("/api/traces", responses=_errors(400))
+async def search_traces(
+    request: Request[Any, Any, Any],
+    service: Annotated[str | None, _q("required unless traceID (or strategy) is given")] = None,
+    operation: Annotated[str | None, _q("a span name of that service")] = None,
+    start: Annotated[str | None, _q("µs since the epoch; default 48 h ago")] = None,
+    end: Annotated[str | None, _q("µs since the epoch; default now")] = None,
+    limit: Annotated[str | None, _q("default 100; 0: no limit")] = None,
+    lookback: Annotated[str | None, _q("sent by Jaeger UI, ignored (as Jaeger does)")] = None,
+    min_duration: Annotated[str | None, _q("a Go duration, 100ms", "minDuration")] = None,
+    max_duration: Annotated[str | None, _q("a Go duration, 1.2s", "maxDuration")] = None,
+    tags: Annotated[list[str] | None, _q('JSON: {"marathon.runner_id": "..."}')] = None,
+    tag: Annotated[list[str] | None, _q("key:value, repeatable")] = None,
+    trace_id: Annotated[list[str] | None, _q("repeatable: exactly these", "traceID")] = None,
+    raw: Annotated[str | None, _q("accepted (a Go bool); traces are never adjusted")] = None,
+    strategy: Annotated[str | None, _q("marathon's extension: one strategy's traces")] = None,
+) -> Response[dict[str, Any]]:
     """Jaeger's trace search: `service` (required unless `traceID`), `operation`, `start`/`end`
     (µs), `limit`, `minDuration`/`maxDuration` ("100ms"), `tags` (JSON) or `tag=k:v`; repeated
     `traceID` answers exactly those. Extension: `strategy` (then `service` is optional)."""
@@ -116,16 +164,16 @@ async def search_traces(request: Request[Any, Any, Any]) -> Response[dict[str, A
     if not q.trace_ids:
         return Response(jaeger.response(query.search(stored_traces(), q)))
     found, errors = [], []
-    for trace_id in q.trace_ids:  # in the order asked, as Jaeger's Compare expects
-        trace = _stored(trace_id)
+    for tid in q.trace_ids:  # in the order asked, as Jaeger's Compare expects
+        trace = _stored(tid)
         if trace is None:
-            errors.append({"msg": query.TRACE_NOT_FOUND, "traceID": query.jaeger_id(trace_id)})
+            errors.append({"msg": query.TRACE_NOT_FOUND, "traceID": query.jaeger_id(tid)})
         else:
             found.append(trace)
     return Response(jaeger.response(found, errors=errors))
 
 
-@get("/api/traces/{trace_id:str}")
+@get("/api/traces/{trace_id:str}", responses=_errors(400, 404))
 async def get_trace(trace_id: FromPath[str]) -> Response[dict[str, Any]]:
     """One trace (any case; short ids are left-padded, as Jaeger does); a header says how many
     of its spans still run (0: the background work has settled)."""
@@ -142,16 +190,21 @@ async def get_trace(trace_id: FromPath[str]) -> Response[dict[str, Any]]:
     )
 
 
-@get("/api/dependencies")
-async def dependencies(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+@get("/api/dependencies", responses=_errors(400))
+async def dependencies(
+    request: Request[Any, Any, Any],
+    end_ts: Annotated[str | None, _q("ms since the epoch; default now", "endTs")] = None,
+    lookback: Annotated[str | None, _q("ms; default 24 h")] = None,
+    service: Annotated[str | None, _q("only this service's links")] = None,
+) -> Response[dict[str, Any]]:
     """`?endTs=&lookback=` (ms): service-to-service call counts, parent span to child span."""
     params = _params(request)
     try:
-        end, lookback = query.parse_dependencies_query(params)
+        end_us, lookback_us = query.parse_dependencies_query(params)
     except query.QueryError as e:
         return _error(400, str(e))
-    service = (params.get("service") or [""])[0]
-    links = query.dependencies(stored_traces(), end, lookback, service)
+    only = (params.get("service") or [""])[0]
+    links = query.dependencies(stored_traces(), end_us, lookback_us, only)
     return Response(jaeger.response(links))
 
 
