@@ -120,6 +120,8 @@ def parse_duration_ns(text: str) -> int:
             raise QueryError(f'time: unknown unit "{unit.group()}" in duration {quoted}')
         rest = rest[unit.end() :]
         total += float(f"{whole or 0}.{fraction or 0}") * _UNITS_NS[unit.group()]
+        if total >= 2**63:  # Go's int64 nanoseconds overflow: about 292 years
+            raise QueryError(f"time: invalid duration {quoted}")
     return sign * round(total)
 
 
@@ -159,7 +161,7 @@ def _parse_tags(simple: Sequence[str], as_json: Sequence[str]) -> dict[str, str]
     for doc in as_json:  # tags={"key": "value", ...}, what Jaeger UI sends
         try:
             parsed = json.loads(doc)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise QueryError(f"malformed 'tags' parameter, cannot unmarshal JSON: {e}") from None
         if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
             raise QueryError(

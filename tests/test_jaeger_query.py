@@ -107,6 +107,10 @@ def test_every_parameter_error_is_jaegers_message() -> None:
     assert _error(service="s", minDuration="1x") == (
         'unable to parse param \'minDuration\': time: unknown unit "x" in duration "1x"'
     )
+    assert _error(service="s", maxDuration="9" * 400 + "h") == (
+        f"unable to parse param 'maxDuration': time: invalid duration \"{'9' * 400}h\""
+    )
+    assert _error(service="s", tags="[" * 100_000).startswith("malformed 'tags' parameter")
     assert _error(service="s", minDuration="2s", maxDuration="1s") == (
         "'maxDuration' should be greater than 'minDuration'"
     )
