@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint typecheck check bench exercises lock clean
+.PHONY: help install demo test lint typecheck check bench exercises docs docs-build screenshots lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,10 +47,20 @@ exercises: $(STAMP) ## Run the workshop exercises' tests against your answers
 bench: $(STAMP) ## Timing benchmarks (not part of `make test`)
 	$(BIN)/python -m marathon.bench
 
+docs: $(STAMP) ## Serve the documentation site on http://127.0.0.1:8001 (MkDocs; reloads on edit)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+docs-build: $(STAMP) ## Build the documentation site into site/ (strict: broken links fail)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+screenshots: $(STAMP) ## Retake the site's screenshots in Chromium and copy them to docs/screenshots
+	$(BIN)/python -m marathon.screenshots
+	cp artifacts/screenshots/*.png docs/screenshots/
+
 lock: ## Re-pin requirements.lock (runtime) and requirements-dev.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet pyproject.toml --universal -o requirements.lock
 	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --universal -c requirements.lock \
 		-o requirements-dev.lock
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 # Plumbing the viewers poll; tracing it would bury the registrations in noise.
 UNTRACED = [
     "^/api/traces",
+    "^/api/services",  # Jaeger UI's query API calls, polled by its search page
+    "^/api/operations",
+    "^/api/dependencies",
     "^/traces/",
     "^/api/health",
     "^/api/info",

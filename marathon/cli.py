@@ -34,8 +34,10 @@ ENDPOINTS = [
     *((f"POST /api/marathon/{n}", LESSONS[n]) for n in STRATEGIES),
     ("GET  /api/registrations/{id}", "what happened to a registration"),
     ("GET  /api/registrations/{id}/events", "the same, as server-sent events"),
-    ("GET  /api/traces", "recent traces, in Jaeger's JSON shape"),
+    ("GET  /api/traces?service=...", "search traces (Jaeger's query API; docs/jaeger.md)"),
     ("GET  /api/traces/{trace_id}", "one trace, in Jaeger's JSON shape"),
+    ("GET  /api/services /api/dependencies", "Jaeger UI's service list and dependency graph"),
+    ("GET  /api/services/{service}/operations", "its operations (or /api/operations?service=)"),
     ("GET  /traces/{trace_id}", "one trace's waterfall as a page"),
     ("GET  /api/waterfalls.svg?trace_id=...", "waterfalls on one time axis, as SVG"),
     ("GET|PUT|DELETE /api/knobs", "the knobs at run time"),
@@ -135,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("--svg", metavar="FILE", help="also write the waterfalls as SVG")
     cmp.add_argument("--json", action="store_true", help="print the measurements as JSON instead")
+    cmp.add_argument(
+        "--jaeger-json",
+        dest="jaeger_json",
+        metavar="FILE",
+        help="also write every run's traces for Jaeger UI's JSON File upload",
+    )
 
     sub.add_parser(
         "scenarios",
@@ -146,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         "trace",
         help="show one trace's waterfall (from the API, Jaeger, or a file)",
         description="Fetch a trace in Jaeger's JSON shape and draw its waterfall, with the "
-        "moment the response was sent. Reads from a marathon API, a Jaeger query service "
-        "(--jaeger, or JAEGER_QUERY_URL), or a saved JSON file.",
+        "moment the response was sent; a queued registration's attempts (traces of their own, "
+        "linked to the request) are found and drawn in. Reads from a marathon API, a Jaeger "
+        "query service (--jaeger, or JAEGER_QUERY_URL), or a saved JSON file.",
         formatter_class=_formatter,
     )
     tr.add_argument("trace_id", nargs="?", help="32 hex digits (from the traceresponse header)")
@@ -158,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--file", help="a saved Jaeger JSON file instead")
     tr.add_argument("--html", metavar="FILE", help="also write it as a page")
     tr.add_argument("--svg", metavar="FILE", help="also write it as SVG")
+    tr.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write it (with a queued job's linked attempts) for Jaeger UI's JSON File upload",
+    )
 
     worker = sub.add_parser(
         "worker",

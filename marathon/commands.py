@@ -8,16 +8,18 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import httpx
 import uvicorn
 from rich.console import Console
 
-from marathon import compare, jaeger, knobs, loss_lesson, scenarios, stack, waterfall
+from marathon import compare, jaeger, jaeger_query, knobs, loss_lesson, scenarios, stack, waterfall
 from marathon.settings import Settings
 from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
@@ -40,7 +42,7 @@ def serve(args: argparse.Namespace) -> int:
 
     with stack.running(Settings.from_env()) as s:
         app = create_app(s.settings)
-        log.info("API on http://%s:%d (traces: /api/traces)", args.host, args.port)
+        log.info("API on http://%s:%d (traces: /traces/<id>, /api/services)", args.host, args.port)
         # uvicorn in the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included).
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
@@ -96,6 +98,14 @@ def _show(comparison: compare.Comparison, args: argparse.Namespace) -> None:
     if getattr(args, "svg", None):
         Path(args.svg).write_text(svg_view.svg(comparison.waterfalls()))
         log.info("wrote %s", args.svg)
+    if getattr(args, "jaeger_json", None):
+        doc = jaeger.upload_file(comparison.traces())
+        Path(args.jaeger_json).write_text(json.dumps(doc, indent=1))
+        log.info(
+            "wrote %s (%d traces, for Jaeger UI's JSON File upload)",
+            args.jaeger_json,
+            len(doc["data"]),
+        )
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -118,7 +128,8 @@ def demo(args: argparse.Namespace) -> int:
         print(f"\nThe workshop page: {api.url}/  (Ctrl-C to stop)")
         if s.sandbox:
             print(f"Sandbox outbox:   {s.sandbox.url}/")
-        print(f"Recent traces:    {api.url}/api/traces  (one as a page: {api.url}/traces/<id>)")
+        recent = f"{api.url}/api/traces?service={s.settings.service_name}"
+        print(f"Recent traces:    {recent}  (one as a page: {api.url}/traces/<id>)")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
@@ -184,12 +195,51 @@ def scenarios_(args: argparse.Namespace) -> int:
     return 0
 
 
-def trace(args: argparse.Namespace) -> int:
+def _traces(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[waterfall.Waterfall]]:
+    """The traces to show (a queued registration's attempts included) and their waterfalls."""
     if args.file:
-        waterfalls = waterfall.load(args.file)
-    else:
-        source = args.jaeger or args.url
-        waterfalls = [waterfall.from_jaeger(jaeger.fetch(source, args.trace_id))]
+        doc = json.loads(Path(args.file).read_text())
+        traces = doc["data"] if isinstance(doc, dict) and "data" in doc else doc
+        traces = traces if isinstance(traces, list) else [traces]
+        return traces, waterfall.parse(traces)
+    source = args.jaeger or args.url
+    trace_id = f"{jaeger_query.parse_trace_id(args.trace_id):032x}"
+    request = jaeger.fetch(source, trace_id)
+    try:  # attempts are found through their links to the request, as in Jaeger UI
+        attempts = jaeger.attempts(source, request)
+    except jaeger.Unavailable as e:
+        log.warning("could not look for linked attempts: %s", e)
+        attempts = []
+    return [request, *attempts], [waterfall.from_jaeger(request, attempts)]
+
+
+def trace(args: argparse.Namespace) -> int:
+    """One trace's waterfall; a missing trace or a missing server is one line, exit 1."""
+    where = args.file or args.jaeger or args.url
+    try:
+        traces, waterfalls = _traces(args)
+    except jaeger_query.QueryError as e:
+        print(f"marathon trace: {args.trace_id!r} is not a trace id: {e}", file=sys.stderr)
+        return 2
+    except jaeger.Unavailable as e:
+        if e.unreachable:
+            hint = "start one with `marathon serve`, or pass --url, --jaeger or --file"
+            print(f"marathon trace: no server answers at {where} ({hint})", file=sys.stderr)
+        elif e.status == 404:
+            print(
+                f"marathon trace: trace {args.trace_id} not found at {where} (evicted from "
+                "the store, recorded by another server, or still running)",
+                file=sys.stderr,
+            )
+        else:
+            print(f"marathon trace: {where} answered: {e}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, KeyError, TypeError) as e:  # a file that is not Jaeger's JSON
+        print(f"marathon trace: cannot read {where}: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        Path(args.json).write_text(json.dumps(jaeger.upload_file(traces), indent=1))
+        log.info("wrote %s (%d trace(s), for Jaeger UI's JSON File upload)", args.json, len(traces))
     if args.html:
         body = svg_view.svg(waterfalls)
         Path(args.html).write_text(svg_view.html_page(waterfalls[0].title, body))

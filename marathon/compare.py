@@ -103,6 +103,7 @@ class Comparison:
             "verdict": self.verdicts.get(strategy),
             "runs": [m.as_dict() for m in runs],
             "trace": typical.trace,  # the shown run's trace, in Jaeger's JSON shape
+            "attempt_traces": typical.attempt_traces,  # its queued attempts' (linked) traces
         }
 
     def links(self, trace_id: str | None) -> dict[str, str]:
@@ -117,8 +118,18 @@ class Comparison:
         return links
 
     def waterfalls(self) -> list[Waterfall]:
-        traces = [self.typical(s).trace for s in self.runs]
-        return [from_jaeger(t) for t in traces if t]
+        shown = [self.typical(s) for s in self.runs]
+        return [from_jaeger(m.trace, m.attempt_traces) for m in shown if m.trace]
+
+    def traces(self) -> list[dict[str, Any]]:
+        """Every run's traces (requests and queued attempts), each a valid trace of its own."""
+        return [
+            t
+            for runs in self.runs.values()
+            for m in runs
+            for t in (m.trace, *m.attempt_traces)
+            if t
+        ]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -138,7 +149,7 @@ class Comparison:
             runs[s["strategy"]] = [Measurement(**r) for r in s["runs"]]
             for m in runs[s["strategy"]]:
                 if m.trace_id == s["trace_id"]:
-                    m.trace = s["trace"]
+                    m.trace, m.attempt_traces = s["trace"], s.get("attempt_traces") or []
             if s.get("verdict"):
                 verdicts[s["strategy"]] = s["verdict"]
         return cls(doc["base_url"], doc["knobs"], runs, doc.get("jaeger_ui_url"), verdicts=verdicts)

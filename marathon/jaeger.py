@@ -6,6 +6,7 @@ One format for everything: the app serves it, Jaeger UI's "JSON file" upload rea
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -13,7 +14,18 @@ import httpx
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-__all__ = ["fetch", "merge", "response", "trace_from_spans"]
+from marathon.jaeger_query import linked_from
+
+__all__ = [
+    "Unavailable",
+    "attempts",
+    "error",
+    "fetch",
+    "find",
+    "response",
+    "trace_from_spans",
+    "upload_file",
+]
 
 _KINDS = {
     SpanKind.INTERNAL: "internal",
@@ -109,36 +121,88 @@ def trace_from_spans(spans: Iterable[ReadableSpan]) -> dict[str, Any]:
     return {"traceID": trace_id, "spans": out, "processes": processes, "warnings": None}
 
 
-def merge(primary: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
-    """One trace object holding the spans of several (a request and its linked job attempts).
-
-    Process ids are per trace in Jaeger's shape, so they are re-keyed by service name.
-    """
-    processes: dict[str, dict[str, Any]] = {}
-    key_of: dict[str, str] = {}
-    spans = []
-    for trace in [primary, *others]:
-        for process in trace["processes"].values():
-            name = process["serviceName"]
-            if name not in key_of:
-                key_of[name] = f"p{len(key_of) + 1}"
-                processes[key_of[name]] = process
-        for span in trace["spans"]:
-            service = trace["processes"][span["processID"]]["serviceName"]
-            spans.append({**span, "processID": key_of[service]})
-    return {"traceID": primary["traceID"], "spans": spans, "processes": processes, "warnings": None}
+def response(
+    data: Any, *, total: int = 0, errors: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Jaeger's envelope (`structuredResponse`). Like Jaeger, `total` is 0 for traces and the
+    count for services and operations; `errors` is null unless some trace was not found."""
+    return {"data": data, "total": total, "limit": 0, "offset": 0, "errors": errors or None}
 
 
-def response(traces: list[dict[str, Any]]) -> dict[str, Any]:
-    """The envelope Jaeger's query API answers with."""
-    return {"data": traces, "total": len(traces), "limit": 0, "offset": 0, "errors": None}
+def error(code: int, message: str) -> dict[str, Any]:
+    """Jaeger's error body: what its query service answers a bad request or a missing trace."""
+    return {
+        "data": None,
+        "total": 0,
+        "limit": 0,
+        "offset": 0,
+        "errors": [{"code": code, "msg": message}],
+    }
+
+
+def upload_file(traces: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """What Jaeger UI's "JSON File" upload reads: `{"data": [trace, ...]}`, each trace once."""
+    seen: dict[str, dict[str, Any]] = {}
+    for trace in traces:
+        seen.setdefault(trace["traceID"], trace)
+    return {"data": list(seen.values())}
+
+
+class Unavailable(Exception):
+    """No trace to show: missing, refused, or nothing answering. One line for the user."""
+
+    def __init__(self, message: str, *, unreachable: bool = False, status: int = 0) -> None:
+        super().__init__(message)
+        self.unreachable, self.status = unreachable, status
+
+
+def _get(base_url: str, path: str, params: Any = None, *, timeout: float) -> Any:
+    url = f"{base_url.rstrip('/')}{path}"
+    try:
+        r = httpx.get(url, params=params, timeout=timeout)
+    except httpx.HTTPError as e:
+        raise Unavailable(f"nothing answers at {base_url} ({e})", unreachable=True) from None
+    try:
+        body = r.json()
+    except ValueError:
+        body = {}
+    if r.status_code >= 400:  # Jaeger's error body: {"errors": [{"code", "msg"}]}
+        errors = body.get("errors") if isinstance(body, dict) else None
+        msgs = [e.get("msg", "") for e in errors or [] if isinstance(e, dict)]
+        raise Unavailable(f"{'; '.join(msgs) or f'HTTP {r.status_code}'}", status=r.status_code)
+    return body
 
 
 def fetch(base_url: str, trace_id: str, *, timeout: float = 10) -> dict[str, Any]:
     """One trace from a Jaeger query service or a marathon API (same shape, same path)."""
-    r = httpx.get(f"{base_url.rstrip('/')}/api/traces/{trace_id}", timeout=timeout)
-    r.raise_for_status()
-    data: list[dict[str, Any]] = r.json()["data"]
+    data = _get(base_url, f"/api/traces/{trace_id}", timeout=timeout).get("data") or []
     if not data:
-        raise LookupError(f"trace {trace_id} not found at {base_url}")
-    return data[0]
+        raise Unavailable("trace not found", status=404)
+    trace: dict[str, Any] = data[0]
+    return trace
+
+
+def find(base_url: str, params: Any, *, timeout: float = 10) -> list[dict[str, Any]]:
+    """`GET /api/traces` with Jaeger's parameters, from Jaeger or a marathon API."""
+    data: list[dict[str, Any]] = _get(base_url, "/api/traces", params, timeout=timeout)["data"]
+    return data
+
+
+def attempts(base_url: str, trace: dict[str, Any], *, timeout: float = 10) -> list[dict[str, Any]]:
+    """The traces linked to `trace` (a queued job's attempts), found as a Jaeger user would:
+    search every service for the registration's `marathon.runner_id`, keep the traces whose
+    span links point into this one."""
+    runner_ids = {
+        str(t["value"])
+        for s in trace["spans"]
+        for t in s.get("tags") or []
+        if t["key"] == "marathon.runner_id"
+    }
+    if not runner_ids:
+        return []
+    found: list[dict[str, Any]] = []
+    for service in _get(base_url, "/api/services", timeout=timeout).get("data") or []:
+        for runner_id in sorted(runner_ids):
+            tags = json.dumps({"marathon.runner_id": runner_id})
+            found += find(base_url, {"service": service, "tags": tags}, timeout=timeout)
+    return linked_from(upload_file(found)["data"], trace["traceID"])

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from marathon import fake, jaeger, tracing
+from marathon import fake, tracing
 from marathon.confirmations import FINAL
 
 __all__ = ["Measurement", "observe", "post", "register"]
@@ -36,11 +36,14 @@ class Measurement:
     email_state: str | None = None  # a queued confirmation: sent, dead, retrying...
     attempts: int | None = None  # a queued confirmation's attempts
     trace: dict[str, Any] | None = field(default=None, repr=False)
+    # A queued job's attempts: traces of their own, linked to the request (each one whole).
+    attempt_traces: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def as_dict(self, *, with_trace: bool = False) -> dict[str, Any]:
         d = asdict(self)
         if not with_trace:
             d.pop("trace")
+            d.pop("attempt_traces")
         return d
 
 
@@ -66,13 +69,20 @@ def _settled_trace(
     return doc, False
 
 
-def _summarise(m: Measurement, trace: dict[str, Any]) -> None:
-    spans = trace["spans"]
+def _summarise(m: Measurement, trace: dict[str, Any], attempts: list[dict[str, Any]]) -> None:
     server = next(
-        (s for s in spans if any(t["key"] == tracing.STRATEGY_ATTR for t in s["tags"])), None
+        (s for s in trace["spans"] if any(t["key"] == tracing.STRATEGY_ATTR for t in s["tags"])),
+        None,
     )
     if server is None:
         return
+    # Process ids are per trace: name each span's service through its own trace.
+    service = {
+        id(s): t["processes"][s["processID"]]["serviceName"]
+        for t in (trace, *attempts)
+        for s in t["spans"]
+    }
+    spans = [s for t in (trace, *attempts) for s in t["spans"]]
     tags = {t["key"]: t["value"] for t in server["tags"]}
     m.runner_id = m.runner_id or tags.get(tracing.RUNNER_ATTR)
     m.server_ms = server["duration"] / 1000
@@ -80,13 +90,13 @@ def _summarise(m: Measurement, trace: dict[str, Any]) -> None:
     m.settled_ms = (end - server["startTime"]) / 1000
     # The app's own first failure with a reason: the other service's view of the same event
     # (the sandbox seeing a hang-up) may end a moment sooner, and HTTP spans carry no reason.
-    ours = server["processID"]
+    ours = service[id(server)]
     failures = []
     for s in spans:
         tags = {t["key"]: t["value"] for t in s["tags"]}
         if tags.get("otel.status_code") == "ERROR" and s is not server:
             reason = tags.get("otel.status_description")
-            rank = (s["processID"] != ours, reason is None, s["startTime"] + s["duration"])
+            rank = (service[id(s)] != ours, reason is None, s["startTime"] + s["duration"])
             failures.append((*rank, s["operationName"], reason))
     if failures:
         *_, name, reason = min(failures)
@@ -120,7 +130,7 @@ def observe(
     """Wait for the registration's work to settle, then read what really happened.
 
     For a queued registration that means its job too: until the confirmation is sent or dead,
-    then its attempts' traces (linked to the request) join the request's for the waterfall.
+    then its attempts' traces (linked to the request), kept beside the request's.
     """
     deadline = time.monotonic() + settle_timeout
     with suppress_instrumentation():
@@ -144,9 +154,9 @@ def observe(
         attempts = [t for t in status.get("trace_ids", {}).get("attempts", []) if t != m.trace_id]
         if m.trace and attempts:
             linked = [_settled_trace(client, t, 5)[0] for t in attempts]
-            m.trace = jaeger.merge(m.trace, [t for t in linked if t])
+            m.attempt_traces = [t for t in linked if t]
         if m.trace:
-            _summarise(m, m.trace)
+            _summarise(m, m.trace, m.attempt_traces)
     return m
 
 

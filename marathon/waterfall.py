@@ -10,15 +10,19 @@ Usage::
     [waterfall] = parse(doc)
     waterfall.response_ms                     # when the user got the answer
     [b.name for b in waterfall.after_response]  # work the user did not wait for
+    from_jaeger(request_trace, linked=attempt_traces)  # a queued job's attempts drawn in
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from marathon.jaeger_query import linked_from
 
 __all__ = ["Bar", "Waterfall", "from_jaeger", "load", "parse"]
 
@@ -94,12 +98,23 @@ def _status(tags: dict[str, Any]) -> tuple[Status, str | None]:
     return ("cancelled" if cancelled else "error"), message
 
 
-def from_jaeger(trace: dict[str, Any]) -> Waterfall:
-    """A waterfall from one Jaeger trace object (`{"traceID", "spans", "processes"}`)."""
-    processes = trace.get("processes") or {}
-    spans = trace["spans"]
+def from_jaeger(trace: dict[str, Any], linked: Sequence[dict[str, Any]] = ()) -> Waterfall:
+    """A waterfall from one Jaeger trace object (`{"traceID", "spans", "processes"}`).
+
+    `linked`: other traces whose spans link to this one (a queued job's attempts,
+    `jaeger_query.linked_from`): drawn under the span they link to, in this one waterfall,
+    while each trace's JSON stays a trace of its own.
+    """
+    spans = list(trace["spans"])
     if not spans:
         return Waterfall(trace["traceID"], None, (), None)
+    service_of: dict[int, str] = {}  # process ids are per trace: resolve them trace by trace
+    for doc in (trace, *linked):
+        processes = doc.get("processes") or {}
+        if doc is not trace:
+            spans += doc["spans"]
+        for s in doc["spans"]:
+            service_of[id(s)] = processes.get(s.get("processID"), {}).get("serviceName", "?")
     ids = {s["spanID"] for s in spans}
     origin = min(s["startTime"] for s in spans)
     tags_of = {s["spanID"]: {t["key"]: t["value"] for t in s.get("tags", [])} for s in spans}
@@ -113,7 +128,7 @@ def from_jaeger(trace: dict[str, Any]) -> Waterfall:
                     return str(ref["spanID"])
         return None
 
-    def linked(span: dict[str, Any]) -> bool:
+    def is_linked(span: dict[str, Any]) -> bool:
         refs = span.get("references") or []
         return not any(r["refType"] == "CHILD_OF" and r["spanID"] in ids for r in refs) and any(
             r["refType"] == "FOLLOWS_FROM" and r["spanID"] in ids for r in refs
@@ -141,7 +156,7 @@ def from_jaeger(trace: dict[str, Any]) -> Waterfall:
                 span_id=span["spanID"],
                 parent_id=parent(span),
                 name=span["operationName"],
-                service=processes.get(span.get("processID"), {}).get("serviceName", "?"),
+                service=service_of[id(span)],
                 kind=str(tags.get("span.kind", "internal")),
                 depth=depth,
                 start_ms=start_us / 1000,
@@ -150,7 +165,7 @@ def from_jaeger(trace: dict[str, Any]) -> Waterfall:
                 message=message,
                 after_response=end_us > response_us,
                 request=span is request,
-                linked=linked(span),
+                linked=is_linked(span),
             )
         )
         for child in sorted(children[span["spanID"]], key=lambda s: (s["startTime"], s["spanID"])):
@@ -163,14 +178,18 @@ def from_jaeger(trace: dict[str, Any]) -> Waterfall:
 
 
 def parse(doc: dict[str, Any] | list[Any]) -> list[Waterfall]:
-    """Waterfalls from Jaeger's envelope (`{"data": [...]}`), a list, or one trace object."""
+    """Waterfalls from Jaeger's envelope (`{"data": [...]}`), a list, or one trace object;
+    traces linked to another one in the same document join its waterfall."""
     if isinstance(doc, dict) and "data" in doc:
         traces = doc["data"] or []
     elif isinstance(doc, dict):
         traces = [doc]
     else:
         traces = doc
-    return [from_jaeger(t) for t in traces]
+    # A queued job's attempts saved with their request are drawn inside its waterfall.
+    linked = {id(t): linked_from(traces, t["traceID"]) for t in traces}
+    inside = {id(a) for attempts in linked.values() for a in attempts}
+    return [from_jaeger(t, linked[id(t)]) for t in traces if id(t) not in inside]
 
 
 def load(path: str | Path) -> list[Waterfall]:

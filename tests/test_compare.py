@@ -7,10 +7,12 @@ from pathlib import Path
 
 from marathon.waterfall import from_jaeger
 from tests.conftest import run_python
+from tests.jaeger_ui import assert_upload_file
 
 
 def test_compare_json_reports_the_orderings(tmp_path: Path) -> None:
     page = tmp_path / "compare.html"
+    upload = tmp_path / "jaeger.json"
     r = run_python(
         "-m",
         "marathon",
@@ -24,13 +26,16 @@ def test_compare_json_reports_the_orderings(tmp_path: Path) -> None:
         "email_latency_spread=0",
         "--html",
         str(page),
+        "--jaeger-json",
+        str(upload),
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert "email_latency_ms=600" in out["knobs"]
     s = {row["strategy"]: row for row in out["strategies"]}
     brief = {
-        n: {k: v for k, v in row.items() if k not in ("trace", "runs")} for n, row in s.items()
+        n: {k: v for k, v in row.items() if k not in ("trace", "attempt_traces", "runs")}
+        for n, row in s.items()
     }
     assert list(s) == ["sequential", "fire-and-forget", "concurrent", "wait-until", "queued"]
 
@@ -45,15 +50,24 @@ def test_compare_json_reports_the_orderings(tmp_path: Path) -> None:
     assert s["concurrent"]["status"] == 202
 
     # The same relations, read from the trace each strategy recorded.
-    w = {name: from_jaeger(row["trace"]) for name, row in s.items()}
+    w = {name: from_jaeger(row["trace"], row["attempt_traces"]) for name, row in s.items()}
     after = {name: {b.name for b in wf.after_response} for name, wf in w.items()}
     assert after["sequential"] == set()
     assert "send confirmation" in after["fire-and-forget"]
     assert "insert runner" not in after["fire-and-forget"]
     assert {"insert runner", "send confirmation"} <= after["concurrent"]
     assert "send confirmation" in after["wait-until"] and "insert runner" not in after["wait-until"]
-    # queued: the job's attempt (another trace, linked) joins the request's waterfall
+    # queued: the job's attempt (another trace, linked) joins the request's waterfall, while
+    # each trace's JSON stays one trace
     assert {"confirmation attempt", "send confirmation"} <= after["queued"]
     assert "insert runner" not in after["queued"]
+    for row in s.values():
+        for trace in (row["trace"], *row["attempt_traces"]):
+            assert {span["traceID"] for span in trace["spans"]} == {trace["traceID"]}
+    # --jaeger-json: every trace, attempts included, in a file Jaeger UI's upload accepts
+    traces = assert_upload_file(json.loads(upload.read_text()))
+    shown = [row["trace"]["traceID"] for row in s.values()]
+    shown += [t["traceID"] for row in s.values() for t in row["attempt_traces"]]
+    assert set(shown) <= {t["traceID"] for t in traces} and len(s["queued"]["attempt_traces"]) == 1
     html = page.read_text()
     assert html.count('<g class="waterfall"') == 5 and html.count('class="resp"') >= 4

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -87,12 +88,37 @@ def test_the_strategies_page_quotes_the_real_code() -> None:
         assert inspect.getsource(fn) in quoted, f"{fn.__name__} differs from docs/strategies.md"
 
 
-# strategies.md quotes module source (checked above); every other Python block is an example.
-RUNNABLE = [
-    p
-    for p in sorted(DOCS.glob("*.md"))
-    if "```python" in p.read_text() and p.name != "strategies.md"
-]
+# strategies.md quotes module source (checked above); every other Python block is an example,
+# in every page of the site (the pages in subfolders quote code only through the site's hook).
+PAGES = sorted(DOCS.rglob("*.md"))
+RUNNABLE = [p for p in PAGES if "```python" in p.read_text() and p.name != "strategies.md"]
+
+
+def _shell_lines(text: str) -> list[str]:
+    """Each command of the sh blocks, continuation lines joined, leading VAR=value dropped."""
+    lines = []
+    for block in _blocks(text, "sh"):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.sub(r"^(?:[A-Z_]+=\S+\s+)+", "", line.split("  #")[0].strip())
+            if line:
+                lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+def test_shell_commands_exist(path: Path) -> None:
+    """Every `marathon ...` line of a page parses with the real CLI; every `make X` is a target."""
+    targets = set(re.findall(r"^([a-z-]+):", (DOCS.parent / "Makefile").read_text(), re.M))
+    parser = build_parser()
+    for line in _shell_lines(path.read_text()):
+        words = shlex.split(line)
+        if words[0] in ("marathon", ".venv/bin/marathon"):
+            try:
+                parser.parse_args(words[1:])
+            except SystemExit:
+                pytest.fail(f"{path.name}: `{line}` is not a valid marathon command")
+        elif words[0] == "make":
+            assert set(words[1:]) <= targets, f"{path.name}: `{line}`: no such make target"
 
 
 @pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p.name)

@@ -49,7 +49,8 @@ def _layout(title: str, body: str, *, script: bool = False, mode: str = "") -> s
         f"</head><body{body_class}>"
         '<header><a class="brand" href="/">marathon</a><nav aria-label="Pages">'
         '<a href="/">Workshop</a><a href="/registrations">Registrations</a>'
-        '<a href="/outbox">Outbox</a><a href="/api/traces">Traces (JSON)</a>'
+        '<a href="/outbox">Outbox</a>'
+        '<a href="/api/traces?service=marathon-api&amp;limit=20">Traces (JSON)</a>'
         '<a href="/schema/swagger">API</a></nav></header>'
         f"<main>{body}</main></body></html>"
     )

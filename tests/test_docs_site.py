@@ -1,0 +1,149 @@
+"""The documentation site builds strictly (broken links, missing pages and unknown directives
+fail), and what it shows is generated from the code: quoted source, knobs, commands, routes,
+scenarios and waterfalls."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+
+from marathon import docs_site, knobs, strategies
+from marathon.scenarios import SCENARIOS
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    config = load_config(str(ROOT / "mkdocs.yml"), site_dir=str(out), strict=True)
+    build(config)  # strict: raises Abort on any warning (a broken link, a page not in nav, ...)
+    return out
+
+
+def _page(site: Path, path: str) -> str:
+    return (site / path / "index.html").read_text()
+
+
+def test_every_existing_page_keeps_its_path(site: Path) -> None:
+    for md in sorted((ROOT / "docs").glob("*.md")):
+        page = "index.html" if md.stem == "index" else f"{md.stem}/index.html"
+        assert (site / page).is_file(), f"docs/{md.name} is missing from the site"
+
+
+def test_the_ordering_pages_quote_the_real_code(site: Path) -> None:
+    for name, fn in strategies.STRATEGIES.items():
+        html = _page(site, f"learn/{name}")
+        # highlighted code is split into spans; compare the text with the tags taken out
+        text = re.sub(r"<[^>]+>", "", html).replace("&quot;", '"').replace("&gt;", ">")
+        first_line = inspect.getsource(fn).splitlines()[0]
+        assert first_line in text, f"learn/{name}.md does not show {fn.__name__}"
+        assert f"../../waterfalls/{name}.svg" in html
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "docs" / "traces").glob("*.json")), ids=str)
+def test_saved_traces_are_files_jaeger_ui_uploads(path: Path) -> None:
+    """`{"data": [trace, ...]}`, each trace one trace id with its own processes; a queued
+    registration's attempt trace references the request span (FOLLOWS_FROM)."""
+    traces = json.loads(path.read_text())["data"]
+    spans = {s["spanID"]: t["traceID"] for t in traces for s in t["spans"]}
+    for trace in traces:
+        assert {s["traceID"] for s in trace["spans"]} == {trace["traceID"]}
+        assert {s["processID"] for s in trace["spans"]} <= set(trace["processes"])
+    follows = [
+        r
+        for t in traces
+        for s in t["spans"]
+        for r in s.get("references") or []
+        if r["refType"] == "FOLLOWS_FROM"
+    ]
+    assert len(traces) == (2 if path.stem == "queued" else 1)
+    assert all(spans[r["spanID"]] == r["traceID"] != traces[1]["traceID"] for r in follows)
+    assert bool(follows) == (path.stem == "queued")
+    assert docs_site.saved_trace(path.stem).strategy == path.stem
+
+
+def test_waterfalls_are_drawn_by_the_projects_view(site: Path) -> None:
+    svg = (site / "waterfalls" / "wait-until.svg").read_text()
+    assert svg.startswith("<svg") and 'class="resp"' in svg
+    assert "send confirmation" in svg
+    queued = (site / "waterfalls" / "queued.svg").read_text()
+    assert "↪ confirmation attempt" in queued, "the attempt trace is merged in through its link"
+
+
+def test_start_shows_the_terminal_view_of_the_saved_traces(site: Path) -> None:
+    html = _page(site, "start")
+    assert "response sent at" in html and "the user waited for it" in html
+
+
+def test_the_reference_is_generated_from_the_code(site: Path) -> None:
+    text = _page(site, "reference/knobs")
+    for k in knobs.describe():
+        assert k["env"] in text and k["name"] in text
+    text = _page(site, "reference/scenarios")
+    assert all(name in text for name in SCENARIOS)
+    text = _page(site, "reference/commands")
+    assert "usage: marathon compare" in text and "usage: marathon serve" in text
+    text = _page(site, "reference/endpoints")
+    assert "POST /api/marathon/wait-until" in text and "GET /api/traces/{trace_id}" in text
+    assert "POST /emails" in text  # the sandbox's routes too
+
+
+def test_screenshots_are_shown(site: Path) -> None:
+    html = _page(site, "start")
+    for shot in re.findall(r'src="\.\./screenshots/([\w-]+\.png)"', html):
+        assert (site / "screenshots" / shot).stat().st_size > 5_000
+    assert "compare-all.png" in html
+
+
+def test_an_unknown_directive_stops_the_build() -> None:
+    with pytest.raises(ValueError, match="unknown directive"):
+        docs_site.expand("<!-- marathon:nonsense -->\n", "x.md")
+    with pytest.raises(ValueError, match="no docs/traces"):
+        docs_site.expand("<!-- marathon:waterfall nonsense -->\n", "x.md")
+
+
+def test_links_out_of_docs_become_repository_paths() -> None:
+    text = docs_site.outside_links("see [the exercises](../exercises/README.md).", "index.md")
+    assert text == "see the exercises (`exercises/README.md` in the repository)."
+    kept = "[queue](../queue.md) [x](https://example.org/a)"
+    assert docs_site.outside_links(kept, "learn/queued.md") == kept
+
+
+def test_a_newer_screenshot_from_the_browser_tests_replaces_the_committed_one(
+    tmp_path: Path,
+) -> None:
+    committed = ROOT / "docs" / "screenshots" / "compare-all.png"
+    fresh = tmp_path / "compare-all.png"
+    fresh.write_bytes(b"a newer screenshot")
+    assert docs_site.screenshot_source(committed, tmp_path) == fresh
+    page = ROOT / "docs" / "screenshots" / "page.png"
+    assert docs_site.screenshot_source(page, tmp_path) == page  # no artifact: the committed one
+    old = committed.stat().st_mtime - 60
+    os.utime(fresh, (old, old))  # an artifact older than the committed copy is ignored
+    assert docs_site.screenshot_source(committed, tmp_path) == committed
+
+
+def _minutes(table: str) -> list[int]:
+    return [int(m) for m in re.findall(r"^\| [\d:]+ \| (\d+) \|", table, flags=re.M)]
+
+
+def test_the_agenda_adds_up() -> None:
+    """90 minutes and the 45-minute cut; the lesson rows are the Learn pages' own minutes."""
+    text = (ROOT / "docs" / "instructor" / "agenda.md").read_text()
+    full, cut = text.split("## The 45-minute cut")
+    assert sum(_minutes(full)) == 90
+    assert sum(_minutes(cut)) == 45
+    learn = 0
+    for page in sorted((ROOT / "docs" / "learn").glob("*.md")):
+        front = re.match(r"---\nteaching: (\d+)\nexercises: (\d+)\n---\n", page.read_text())
+        learn += int(front.group(1)) + int(front.group(2)) if front else 0
+    setup_break_compare_wrap = 10 + 5 + 5 + 5
+    assert learn == 90 - setup_break_compare_wrap, "the Learn pages' minutes no longer fit"
