@@ -154,6 +154,8 @@ def test_compare_all_on_one_axis_with_a_screenshot(page: Page) -> None:
     )
     lines = page.locator("#waterfall g.waterfall line.resp").count()
     assert lines == 5, "one response line per strategy"
+    box = page.locator("#waterfall svg").bounding_box()
+    assert box and box["height"] < 720 - 60, f"five waterfalls on one projector screen: {box}"
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "compare-all.png"
     page.screenshot(path=str(shot), full_page=True)

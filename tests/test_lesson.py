@@ -103,6 +103,7 @@ def test_compact_drops_the_titles_and_names_the_request_after_its_strategy(
     height = lambda d: float(re.search(r'viewBox="0 0 \d+ ([\d.]+)"', d).group(1))  # noqa: E731
     assert height(compact) < height(full)
     assert 'class="t"' in full and 'class="t"' not in compact
+    assert 'class="waterfalls compact"' in compact  # the page sizes it for a slide
     assert re.search(rf'class="l req"[^>]*>{fixed.title}<', compact)
 
 

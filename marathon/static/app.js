@@ -136,8 +136,8 @@ async function waterfallSvg(traceIds, extra = "") {
   return r.ok ? r.text() : "";
 }
 
-async function showWaterfall(traceIds, target = "#waterfall") {
-  const svg = await waterfallSvg(traceIds);
+async function showWaterfall(traceIds, target = "#waterfall", extra = "") {
+  const svg = await waterfallSvg(traceIds, extra);
   if (svg) {
     $(target).innerHTML = svg;
     reveal($(target));
@@ -152,7 +152,9 @@ async function compareAll() {
     const { traceId } = await register(strategy, { show: false });
     if (traceId) traces.push(traceId);
   }
-  await showWaterfall(traces);
+  // Five waterfalls on one screen: the request and its direct children (a row's own waterfall
+  // button shows every span).
+  await showWaterfall(traces, "#waterfall", "&depth=1&compact=true");
   say("Compared every strategy: one time axis, one response line each.");
 }
 
@@ -199,7 +201,8 @@ async function runScenario() {
   $("#verdicts").innerHTML = `<table class="verdicts"><thead><tr><th>strategy</th><th>HTTP</th>
     <th>waited</th><th>stored</th><th>email</th><th>verdict</th></tr></thead><tbody>${rows}</tbody></table>`;
   reveal($("#verdicts"));
-  await showWaterfall(result.strategies.map((s) => s.trace_id).filter(Boolean), "#scenario-waterfall");
+  const traces = result.strategies.map((s) => s.trace_id).filter(Boolean);
+  await showWaterfall(traces, "#scenario-waterfall", "&depth=1&compact=true");
   reveal($("#verdicts"));
 }
 

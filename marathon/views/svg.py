@@ -173,8 +173,9 @@ def svg(
 
     height = legend_y + PAD
     # No width or height: the viewBox keeps the proportions and the container sets the size.
+    classes = "waterfalls compact" if compact else "waterfalls"
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="waterfalls" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{classes}" '
         f'viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet" role="img" '
         f'aria-label="Trace waterfalls">'
         f"<style>{STYLE}</style>{DEFS}{''.join(grid)}{axis_line}{''.join(out)}{legend}</svg>"
