@@ -158,6 +158,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         _failed_first.setdefault(_key(item), _task(item))
         if item.config.option.tbstyle == "auto":
             report.longrepr = message
+            report.sections = []  # captured logs: the app's view of the same mistake
     traces = [v for k, v in item.user_properties if k == "trace"]
     _results.append(
         {
