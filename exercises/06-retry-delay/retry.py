@@ -1,4 +1,4 @@
-"""Exercise 02: when to try again (see README.md)."""
+"""Exercise 06: when to try again (see README.md)."""
 
 from __future__ import annotations
 
@@ -21,4 +21,4 @@ def retry_delay(
     `status` is the failed attempt's HTTP status (None: a timeout or a connection error),
     `attempt` the number of the attempt that failed (1 for the first).
     """
-    raise NotImplementedError("exercise 02: decide whether and when to retry")
+    raise NotImplementedError("exercise 06: decide whether and when to retry")

@@ -1,26 +1,28 @@
-"""Tests for exercise 02: when to try again."""
+"""Tests for exercise 06: when to try again."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from collections.abc import Callable
+from types import ModuleType
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("retry", Path(__file__).with_name("retry.py"))
-assert _spec and _spec.loader
-retry = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(retry)
+ANSWER = "retry.py"
+Delay = Callable[..., float | None]
 
 
-def _delay(status: int | None, attempt: int, **kwargs: object) -> float | None:
-    kwargs.setdefault("rng", lambda: 1.0)  # no randomness unless a test asks for it
-    return retry.retry_delay(status, attempt, **kwargs)
+@pytest.fixture(scope="module")
+def _delay(answer: ModuleType) -> Delay:
+    def delay(status: int | None, attempt: int, **kwargs: object) -> float | None:
+        kwargs.setdefault("rng", lambda: 1.0)  # no randomness unless a test asks for it
+        return answer.retry_delay(status, attempt, **kwargs)  # type: ignore[no-any-return]
+
+    return delay
 
 
 @pytest.mark.task(1)
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
-def test_a_permanent_failure_is_not_retried(status: int) -> None:
+def test_a_permanent_failure_is_not_retried(status: int, _delay: Delay) -> None:
     got = _delay(status, 1)
     assert got is None, (
         f"Called retry_delay({status}, 1). The function returned {got!r}, but the tests "
@@ -31,7 +33,7 @@ def test_a_permanent_failure_is_not_retried(status: int) -> None:
 
 @pytest.mark.task(1)
 @pytest.mark.parametrize("status", [500, 502, 503, None])
-def test_server_errors_and_timeouts_are_retried(status: int | None) -> None:
+def test_server_errors_and_timeouts_are_retried(status: int | None, _delay: Delay) -> None:
     got = _delay(status, 1)
     assert got is not None, (
         f"Called retry_delay({status!r}, 1). The function returned None, but the tests "
@@ -40,7 +42,7 @@ def test_server_errors_and_timeouts_are_retried(status: int | None) -> None:
 
 
 @pytest.mark.task(2)
-def test_attempts_run_out() -> None:
+def test_attempts_run_out(_delay: Delay) -> None:
     got = _delay(503, 5, max_attempts=5)
     assert got is None, (
         f"Called retry_delay(503, 5, max_attempts=5). The function returned {got!r}, but the "
@@ -50,7 +52,7 @@ def test_attempts_run_out() -> None:
 
 
 @pytest.mark.task(3)
-def test_the_backoff_doubles_up_to_the_cap() -> None:
+def test_the_backoff_doubles_up_to_the_cap(_delay: Delay) -> None:
     got = [_delay(503, n, base=0.5, cap=3, max_attempts=10) for n in range(1, 6)]
     assert got == [0.5, 1.0, 2.0, 3.0, 3.0], (
         f"With base=0.5, cap=3 and rng() returning 1.0, attempts 1 to 5 gave {got}, but the "
@@ -59,7 +61,7 @@ def test_the_backoff_doubles_up_to_the_cap() -> None:
 
 
 @pytest.mark.task(4)
-def test_equal_jitter_keeps_half_of_the_backoff() -> None:
+def test_equal_jitter_keeps_half_of_the_backoff(_delay: Delay) -> None:
     low = _delay(503, 3, base=1, rng=lambda: 0.0)
     high = _delay(503, 3, base=1, rng=lambda: 0.999)
     assert low == 2.0 and high is not None and 3.99 < high < 4.0, (
@@ -70,7 +72,7 @@ def test_equal_jitter_keeps_half_of_the_backoff() -> None:
 
 
 @pytest.mark.task(5)
-def test_a_429_waits_at_least_retry_after() -> None:
+def test_a_429_waits_at_least_retry_after(_delay: Delay) -> None:
     got = _delay(429, 1, retry_after=7.5)
     assert got is not None and got >= 7.5, (
         f"Called retry_delay(429, 1, retry_after=7.5). The function returned {got!r}, but the "

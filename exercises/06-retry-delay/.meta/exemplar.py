@@ -1,4 +1,4 @@
-"""Exercise 02: when to try again (see README.md)."""
+"""Exercise 06: when to try again (see README.md)."""
 
 from __future__ import annotations
 
