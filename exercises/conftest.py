@@ -18,6 +18,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import AsyncIterator, Iterator
@@ -31,7 +32,7 @@ import pytest
 # The repository (marathon and its tests' fixtures); a copy elsewhere sets PYTHONPATH instead.
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from marathon import knobs  # noqa: E402
+from marathon import knobs
 
 # ---------------------------------------------------------------- which answer, in which order
 
@@ -116,7 +117,8 @@ def answer(answer_file: Path) -> ModuleType:
 
 def learner_error(exc: BaseException, answer_file: Path | None) -> str:
     """An exception as one line; when it left the learner's file, the line it left from."""
-    text = str(exc).strip().splitlines()
+    # One line, without memory addresses ("<function f at 0x7f...>" says nothing to a learner).
+    text = re.sub(r" at 0x[0-9a-f]+>", ">", str(exc)).strip().splitlines()
     what = type(exc).__name__ + (f": {text[0]}" if text else "")
     if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename) == answer_file:
         return f"Your code raised {what} ({answer_file.name}, line {exc.lineno})"
@@ -126,7 +128,9 @@ def learner_error(exc: BaseException, answer_file: Path | None) -> str:
         if answer_file and Path(f.filename) == answer_file
     ]
     if mine and answer_file:
-        return f"Your code raised {what} ({answer_file.name}, line {mine[-1].lineno}: {mine[-1].line})"
+        return (
+            f"Your code raised {what} ({answer_file.name}, line {mine[-1].lineno}: {mine[-1].line})"
+        )
     if isinstance(exc, TypeError | AttributeError | NameError):  # misuse of the API, likely
         return f"Your code raised {what}"
     return f"The exercise could not run: {what}"

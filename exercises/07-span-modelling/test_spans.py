@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -23,13 +22,13 @@ _exporter = InMemorySpanExporter()
 
 
 @pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
+def spans() -> InMemorySpanExporter:
     provider = tracing.setup("exercise-07")
     if not getattr(provider, "_exercise_07", False):
         provider.add_span_processor(SimpleSpanProcessor(_exporter))
         provider._exercise_07 = True  # type: ignore[attr-defined]
     _exporter.clear()
-    yield _exporter
+    return _exporter
 
 
 def _runner() -> registration.Runner:

@@ -20,7 +20,9 @@ __all__ = ["attempt", "confirm"]
 async def confirm(runner: Runner, send: Callable[[Runner], Awaitable[str]]) -> str:
     """The email call in its own span; work_span scrubs error messages (they may quote the
     address) instead of recording the raw exception."""
-    with tracing.work_span(tracing.EMAIL_SPAN, attributes={tracing.RUNNER_ATTR: str(runner.id), "email": runner.email},
+    with tracing.work_span(
+        tracing.EMAIL_SPAN,
+        attributes={tracing.RUNNER_ATTR: str(runner.id), "email": runner.email},
     ):
         return await send(runner)
 
