@@ -176,15 +176,27 @@ def _wrap(text: str, indent: str = "  ") -> str:
     return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent)
 
 
+def untouched(e: Exercise) -> bool:
+    return e.answer.read_text() == (e.meta / "stub.py").read_text()
+
+
+def _status_of(e: Exercise, results: list[dict[str, Any]]) -> str:
+    if first_failure(results) is None:
+        return "passing"
+    return "not started" if untouched(e) else "failing"
+
+
 def _summary_line(e: Exercise, results: list[dict[str, Any]]) -> str:
-    failed = first_failure(results)
     head = f"{e.number:02d} {e.title:<38}"
+    failed = first_failure(results)
     if not results:
-        return f"{head} did not run"
+        return f"{head} did not run (add --verbose to see why)"
     if failed is None:
-        return f"{head} passing ({tasks(results)} tasks)"
-    first = (failed["message"] or "").split(": ")[0][:50]
-    return f"{head} failing at task {failed['task']} of {tasks(results)}: {first}"
+        return f"{head} passing: all {tasks(results)} tasks"
+    if untouched(e):
+        return f"{head} not started"
+    why = textwrap.shorten(failed["message"] or "", 56, placeholder=" …")
+    return f"{head} failing at task {failed['task']} of {tasks(results)}: {why}"
 
 
 def _env(args: argparse.Namespace) -> list[str]:
@@ -200,9 +212,9 @@ def check(args: argparse.Namespace) -> int:
         failing = 0
         for e in chosen:
             mine = [r for r in all_results if r["exercise"] == e.path.name]
-            failing += bool(first_failure(mine)) or not mine
+            failing += first_failure(mine) is not None or not mine
             if mine:
-                save_progress(e.path.name, status="failing" if first_failure(mine) else "passing")
+                save_progress(e.path.name, status=_status_of(e, mine))
             print(_summary_line(e, mine))
         if not all_results:
             print(proc.stdout[-3000:] + proc.stderr[-3000:])
@@ -214,7 +226,7 @@ def check(args: argparse.Namespace) -> int:
         if not results:
             return 2
     failed = first_failure(results)
-    save_progress(e.path.name, status="failing" if failed else "passing")
+    save_progress(e.path.name, status=_status_of(e, results))
     if failed is None:
         print(f"Exercise {e.number} · {e.title}: all {tasks(results)} tasks pass. Well done!")
         following = [x for x in exercises() if x.number > e.number]
