@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,10 +89,10 @@ def find(number: int, root: Path | None = None) -> Exercise:
 
 
 def run_tests(
-    folders: list[Path],
-    answers: list[Path] = (),  # type: ignore[assignment]
+    folders: Sequence[Path],
+    answers: Sequence[Path] = (),
     *,
-    extra: list[str] = (),  # type: ignore[assignment]
+    extra: Sequence[str] = (),
     env: dict[str, str] | None = None,
     timeout: float = 600,
 ) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[str]]:
