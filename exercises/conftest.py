@@ -121,7 +121,8 @@ def learner_error(exc: BaseException, answer_file: Path | None) -> str:
     text = re.sub(r" at 0x[0-9a-f]+>", ">", str(exc)).strip().splitlines()
     what = type(exc).__name__ + (f": {text[0]}" if text else "")
     if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename) == answer_file:
-        return f"Your code raised {what} ({answer_file.name}, line {exc.lineno})"
+        where = f"{answer_file.name}, line {exc.lineno}"
+        return f"Your code raised {type(exc).__name__}: {exc.msg} ({where})"
     mine = [
         f
         for f in traceback.extract_tb(exc.__traceback__)
