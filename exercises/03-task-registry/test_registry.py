@@ -108,18 +108,18 @@ async def test_drain_waits_then_cancels(registry: Any) -> None:
     slow = registry.spawn(asyncio.sleep(10))
     start = time.monotonic()
     try:
-        report = await asyncio.wait_for(registry.drain(0.3), timeout=3)
+        report = await asyncio.wait_for(registry.drain(1.0), timeout=5)
     except TimeoutError:
         pytest.fail(
-            "drain(0.3) had not returned after 3 s: after the grace period, cancel what is left.",
+            "drain(1.0) had not returned after 5 s: after the grace period, cancel what is left.",
             pytrace=False,
         )
     took = time.monotonic() - start
     assert not quick.cancelled(), (
         "drain cancelled a task that would have finished within the grace period (50 ms of "
-        "0.3 s): wait first, cancel only what is still running when the time is up."
+        "1 s): wait first, cancel only what is still running when the time is up."
     )
     assert slow.cancelled(), "After the grace period the slow task should be cancelled."
     assert tuple(report) == (1, 1), f"drain returned {report!r}; expected (1, 1)."
-    assert took < 2, f"drain took {took * 1000:,.0f} ms for a grace period of 300 ms."
+    assert took < 4, f"drain took {took * 1000:,.0f} ms for a grace period of 1 s."
     assert await registry.drain(0.3) == (0, 0), "Draining an empty registry returns (0, 0)."

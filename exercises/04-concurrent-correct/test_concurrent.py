@@ -14,7 +14,7 @@ from tests.conftest import outbox
 pytestmark = pytest.mark.anyio
 
 ANSWER = "strategy.py"
-KNOBS = "email_latency_ms=100, email_latency_spread=0, db_latency_ms=60, db_latency_spread=0"
+KNOBS = "email_latency_ms=100, email_latency_spread=0, db_latency_ms=150, db_latency_spread=0"
 WHY = "answer ACCEPTED at once; the work happens in the background."
 
 
