@@ -41,8 +41,8 @@ lint: $(STAMP) ## ruff check and format check
 typecheck: $(STAMP) ## mypy --strict on the package
 	$(BIN)/mypy
 
-exercises: $(STAMP) ## Run the workshop exercises' tests against your answers
-	$(BIN)/pytest exercises
+exercises: $(STAMP) ## Check your answers to the workshop exercises: one line each
+	$(BIN)/marathon workshop check --all
 
 bench: $(STAMP) ## Timing benchmarks (not part of `make test`)
 	$(BIN)/python -m marathon.bench

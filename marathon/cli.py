@@ -202,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--api-key", default=None, help="accept only this key (default: any re_... key)"
     )
+
+    # marathon workshop: the exercises' coach (its own module)
+    from marathon import workshop
+
+    workshop.add_parser(sub, _formatter)
     return parser
 
 
@@ -228,7 +233,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, value in knobs.defaults().as_dict().items():
             if value != getattr(knobs.Knobs(), name):  # HotROD-style: say what is overridden
                 log.info("knob from the environment: %s=%s", name, value)
-        command = {"compare": commands.compare_, "scenarios": commands.scenarios_}.get(args.command)
+        from marathon import workshop
+
+        command = {
+            "compare": commands.compare_,
+            "scenarios": commands.scenarios_,
+            "workshop": workshop.main,
+        }.get(args.command)
         return int((command or getattr(commands, args.command))(args) or 0)
     except knobs.KnobError as e:
         log.error("%s", e)

@@ -19,7 +19,16 @@ CREATED, ACCEPTED = 201, 202
 
 @dataclass(frozen=True)
 class Work:
-    """What a registration does, and how background work is handed over."""
+    """What a registration does, and how background work is handed over.
+
+    - `await store(runner)` stores the runner (`DuplicateRunner` if the email is taken: a 409);
+      `store(runner, connection)` does it in that connection's transaction;
+    - `confirm(runner)` is the coroutine that sends the confirmation email;
+    - `wait_until(*coroutines)` runs them after (or while) the response is sent; the app owns
+      them: a strong reference, a failure logged, a drain at shutdown;
+    - `async with transaction() as connection:` one database transaction;
+    - `await enqueue(runner, connection)` defers the confirmation job in that transaction.
+    """
 
     store: Callable[..., Awaitable[None]]  # (runner, connection=None)
     confirm: Callable[[Runner], Coroutine[Any, Any, Any]]

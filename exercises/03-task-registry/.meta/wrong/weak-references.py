@@ -1,0 +1,47 @@
+"""Keeps the tasks in a WeakSet: as weak as the event loop's own references.
+
+expect: The task vanished
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Coroutine
+from typing import Any
+
+
+class TaskRegistry:
+    """Background tasks that cannot vanish, fail unseen, or be cut off without a grace period."""
+
+    def __init__(self) -> None:
+        self.failures: list[BaseException] = []
+        self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():  # .exception() would raise CancelledError here
+            return
+        exc = task.exception()  # retrieving it is what "observed" means to asyncio
+        if exc is not None:
+            self.failures.append(exc)
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, grace_s: float) -> tuple[int, int]:
+        if not self._tasks:
+            return 0, 0
+        done, late = await asyncio.wait(set(self._tasks), timeout=grace_s)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)  # let them run their cleanup
+        return len(done), len(late)

@@ -1,0 +1,36 @@
+"""Makes the attempt a child of the request span.
+
+expect: link, not a parent
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanContext, SpanKind
+
+from marathon import tracing
+from marathon.registration import Runner
+
+__all__ = ["attempt", "confirm"]
+
+
+async def confirm(runner: Runner, send: Callable[[Runner], Awaitable[str]]) -> str:
+    """The email call in its own span; work_span scrubs error messages (they may quote the
+    address) instead of recording the raw exception."""
+    with tracing.work_span(tracing.EMAIL_SPAN, attributes={tracing.RUNNER_ATTR: str(runner.id)}):
+        return await send(runner)
+
+
+@contextmanager
+def attempt(request: SpanContext, runner_id: str) -> Iterator[Span]:
+    """A new trace (an empty parent context), linked to the request span."""
+    with tracing.work_span(
+        "confirmation attempt",
+        kind=SpanKind.CONSUMER,
+        context=trace.set_span_in_context(trace.NonRecordingSpan(request)),
+        attributes={tracing.RUNNER_ATTR: runner_id},
+    ) as span:
+        yield span
