@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint typecheck check bench exercises lock clean
+.PHONY: help install demo test lint typecheck check bench exercises notebooks lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ typecheck: $(STAMP) ## mypy --strict on the package
 
 exercises: $(STAMP) ## Run the workshop exercises' tests against your answers
 	$(BIN)/pytest exercises
+
+notebooks: $(STAMP) ## Open the Jupyter walkthroughs: JupyterLab on notebooks/, kernel "Python (marathon)"
+	$(BIN)/python -m ipykernel install --sys-prefix --name marathon --display-name "Python (marathon)" >/dev/null
+	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP) ## Timing benchmarks (not part of `make test`)
 	$(BIN)/python -m marathon.bench
