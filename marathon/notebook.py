@@ -273,6 +273,7 @@ class Lab:
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._folder: Path | None = None
         self.embedded = False
+        self._logging_before: list[tuple[logging.Logger, int]] = []
 
     # --- starting and stopping -------------------------------------------------------------
 
@@ -328,12 +329,21 @@ class Lab:
 
     def _capture_logs(self) -> None:
         root = logging.getLogger()
+        chatty = [logging.getLogger(n) for n in ("httpx", "httpcore")]  # a line per request
+        self._logging_before = [(root, root.level), *((c, c.level) for c in chatty)]
         root.addHandler(self.logs)
         root.setLevel(logging.INFO)
+        for logger in chatty:
+            logger.setLevel(logging.WARNING)
         logging.captureWarnings(True)  # library warnings join the log book, not stderr
-        for chatty in ("httpx", "httpcore"):  # one line per request: the lab's own polling
-            logging.getLogger(chatty).setLevel(logging.WARNING)
         _quiet_servers()
+
+    def _release_logs(self) -> None:
+        logging.getLogger().removeHandler(self.logs)
+        for logger, level in self._logging_before:
+            logger.setLevel(level)
+        self._logging_before = []
+        logging.captureWarnings(False)
 
     def _server(self, settings: Settings) -> ThreadedServer:
         from marathon.app import create_app  # heavy (the app, tracing): only the embedded stack
@@ -354,7 +364,7 @@ class Lab:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
-        logging.getLogger().removeHandler(self.logs)
+        self._release_logs()
         atexit.unregister(self.stop)
 
     def describe(self) -> str:
