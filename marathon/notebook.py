@@ -609,11 +609,18 @@ def never_retrieved_demo(logs: LogBook) -> dict[str, list[LogLine]]:
     return {"before_collect": before, "after_collect": after}
 
 
+_last: Lab | None = None
+
+
 def start(url: str | None = None) -> Lab:
     """A lab on the server at `url` or `MARATHON_URL`, else a throwaway embedded stack."""
+    global _last
+    if _last is not None and _last.embedded:  # the first cell, run again: one stack is enough
+        print("Stopping the stack this notebook started before...")
+        _last.stop()
     url = url or os.environ.get("MARATHON_URL")
     t0 = time.perf_counter()
-    lab = Lab.remote(url) if url else Lab.embedded_stack()
+    lab = _last = Lab.remote(url) if url else Lab.embedded_stack()
     print(lab.describe() + f"\n  (ready in {time.perf_counter() - t0:.1f} s)")
     return lab
 
