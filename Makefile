@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint typecheck check bench exercises docs docs-build screenshots lock clean
+.PHONY: help install demo test lint typecheck check bench exercises notebooks docs docs-build screenshots lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ typecheck: $(STAMP) ## mypy --strict on the package
 
 exercises: $(STAMP) ## Check your answers to the workshop exercises: one line each
 	$(BIN)/marathon workshop check --all
+
+notebooks: $(STAMP) ## Open the Jupyter walkthroughs: JupyterLab on notebooks/, kernel "Python (marathon)"
+	$(BIN)/python -m ipykernel install --sys-prefix --name marathon --display-name "Python (marathon)" >/dev/null
+	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP) ## Timing benchmarks (not part of `make test`)
 	$(BIN)/python -m marathon.bench
