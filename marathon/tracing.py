@@ -41,6 +41,7 @@ __all__ = [
     "route_span_details",
     "scrub",
     "setup",
+    "shutdown",
     "tracer",
     "work_span",
 ]
@@ -100,6 +101,14 @@ def setup(service_name: str = "marathon-api", store_limit: int | None = None) ->
         # Every response carries `traceresponse: 00-<trace id>-<span id>-01`.
         set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
     return provider
+
+
+def shutdown() -> None:
+    """Export every span ended so far, then stop each provider (the process is about to exit)."""
+    for provider in _providers.values():
+        provider.force_flush(timeout_millis=10_000)
+        provider.shutdown()
+    _providers.clear()
 
 
 def tracer() -> trace.Tracer:
