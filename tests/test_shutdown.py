@@ -22,6 +22,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from marathon import fake, tracing
 from tests.test_otlp_export import _attrs, _trace, receiver  # noqa: F401  (a fixture)
+from tests.test_untraced import VIEWER_PATHS
 
 pytestmark = pytest.mark.anyio
 
@@ -96,7 +97,10 @@ async def test_sigterm_exports_every_drained_span_and_stops_postgres(
                 json=fake.runner(),
                 headers={"Marathon-Knobs": "email_latency_ms=1500, email_latency_spread=0"},
             )
-        assert r.status_code == 201
+            assert r.status_code == 201
+            # Polls and page loads meanwhile: untraced, they must send nothing to the receiver.
+            for path in [f"/api/registrations/{r.json()['id']}"] * 5 + VIEWER_PATHS:
+                assert (await c.get(path)).status_code == 200, path
         proc.send_signal(signal.SIGTERM)  # right after the response: the email is still being sent
         _, rest = await asyncio.get_running_loop().run_in_executor(None, proc.communicate, None, 60)
     finally:
@@ -112,6 +116,8 @@ async def test_sigterm_exports_every_drained_span_and_stops_postgres(
     email = spans[tracing.EMAIL_SPAN]
     assert not _attrs(email).get("marathon.cancelled"), "drained, not cancelled"
     assert not _postgres_processes(tmp_path), "the embedded PostgreSQL outlived the server"
+    others = {(s.name, s.trace_id.hex()) for s in received if s.trace_id != trace_id}
+    assert not others, f"only the registration makes a trace, yet these arrived: {others}"
 
 
 async def test_ctrl_c_stops_the_sandbox_cleanly_on_a_port_it_chose() -> None:
