@@ -175,6 +175,11 @@ def test_shutdown_right_after_the_response(
         assert email.status.is_ok
     else:
         assert email.status.description and email.status.description.startswith("cancelled")
+    assert email.attributes is not None
+    assert email.attributes["marathon.outcome"] == (
+        "finished" if delivered else "cancelled_at_shutdown"
+    )
+    assert email.attributes["marathon.owner"] == ("wait_until" if delivered else "nobody")
     # Wait out the sandbox's latency: a send it had not accepted must never arrive.
     import time
 
