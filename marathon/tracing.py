@@ -69,6 +69,8 @@ _owner: contextvars.ContextVar[Owner] = contextvars.ContextVar("marathon_owner",
 # Sent with a trace: how many of its spans are still running (0: the work has settled).
 RUNNING_HEADER = "Marathon-Spans-Running"
 
+SEMCONV_VARIABLE, SEMCONV_DEFAULT = "OTEL_SEMCONV_STABILITY_OPT_IN", "http,database"
+
 STORE = TraceStore()
 _providers: dict[str, TracerProvider] = {}
 _EMAIL_LIKE = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+")
@@ -90,8 +92,16 @@ def _processors() -> list[SpanProcessor]:
     return processors
 
 
+def opt_in_stable_semconv() -> None:
+    """OpenTelemetry's stable HTTP and database attribute names (`http.request.method`,
+    `url.full`, `db.query.text`...), unless the user chose otherwise. Before any instrumentation
+    exists: the instrumentations read the variable once, on first use."""
+    os.environ.setdefault(SEMCONV_VARIABLE, SEMCONV_DEFAULT)
+
+
 def provider_for(service_name: str) -> TracerProvider:
     """The tracer provider of one service (the API, or the sandbox when it runs in-process)."""
+    opt_in_stable_semconv()
     if service_name not in _providers:
         provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
         for processor in _processors():

@@ -70,7 +70,7 @@ async def test_email_span_wraps_the_sdk_call_and_the_sandbox(
     email = trace.one(EMAIL)
     [http_call] = trace.children(email)
     assert http_call.attributes is not None
-    assert http_call.name == "POST" and http_call.attributes.get("http.status_code") == 200
+    assert http_call.name == "POST" and http_call.attributes.get("http.response.status_code") == 200
     [sandbox_span] = trace.children(http_call)  # the trace crosses into the other service
     assert sandbox_span.name == "POST /emails"
     assert sandbox_span.resource.attributes["service.name"] == "resend-sandbox"
