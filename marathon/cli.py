@@ -183,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--api-key", default=None, help="accept only this key (default: any re_... key)"
     )
+    reset = sub.add_parser(
+        "reset",
+        help="clear the local database: runners, confirmations, queued jobs",
+        description="Delete every registered runner, confirmation record and queued job, so "
+        "the same email addresses register again. Without DATABASE_URL it clears the embedded "
+        "PostgreSQL in MARATHON_DATA_DIR (stop `marathon serve` first: it refuses while a "
+        "server uses it). The embedded sandbox's outbox lives in memory: restarting the "
+        "server empties it.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    reset.add_argument(
+        "--yes", action="store_true", help="also clear the database DATABASE_URL points at"
+    )
     return parser
 
 

@@ -24,7 +24,7 @@ from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
 from marathon.views import terminal
 
-__all__ = ["compare_", "demo", "sandbox", "scenarios_", "serve", "trace", "worker"]
+__all__ = ["compare_", "demo", "reset", "sandbox", "scenarios_", "serve", "trace", "worker"]
 
 log = logging.getLogger("marathon")
 
@@ -233,3 +233,10 @@ def trace(args: argparse.Namespace) -> int:
     console = _console()
     console.print(terminal.render(waterfalls, width=console.width))
     return 0
+
+
+def reset(args: argparse.Namespace) -> int:
+    """Clear the registrations, confirmations and queued jobs (see marathon.reset)."""
+    from marathon import reset as reset_
+
+    return reset_.run(Settings.from_env(), yes=args.yes)
