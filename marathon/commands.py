@@ -51,8 +51,9 @@ def serve(args: argparse.Namespace) -> int:
 
     sock = shutdown.listen(args.host, args.port, setting="--port")
     host, port = sock.getsockname()[:2]
+    _stop_on_sigterm()  # a signal while PostgreSQL starts still unwinds (and stops it)
     try:
-        with stack.running(Settings.from_env()) as s:
+        with contextlib.suppress(KeyboardInterrupt), stack.running(Settings.from_env()) as s:
             app = create_app(s.settings)
             log.info("API on http://%s:%d/ (traces: /api/traces)", host, port)
             # In the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included), and
