@@ -67,19 +67,24 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
     from marathon import email, queue, tracing
 
     async def work(url: str, settings: Settings) -> None:
         email.configure(settings)
-        async with queue.connected(url) as (db, jobs):
-            log.info("worker: delivering confirmations (concurrency %d)", args.concurrency)
-            await queue.run_worker(
-                jobs,
-                db,
-                concurrency=args.concurrency,
-                install_signal_handlers=True,
-                name=f"worker-{os.getpid()}",
-            )
+        # Its plumbing (pool, migrations, polling) makes no trace; each job turns
+        # instrumentation back on for its attempt (queue.send_confirmation_job).
+        with suppress_instrumentation():
+            async with queue.connected(url) as (db, jobs):
+                log.info("worker: delivering confirmations (concurrency %d)", args.concurrency)
+                await queue.run_worker(
+                    jobs,
+                    db,
+                    concurrency=args.concurrency,
+                    install_signal_handlers=True,
+                    name=f"worker-{os.getpid()}",
+                )
 
     _stop_on_sigterm()  # until procrastinate's own handlers are in place, and after them
     try:
