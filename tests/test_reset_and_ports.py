@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import socket
@@ -12,8 +13,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from marathon import cli, fake, registration
+from marathon import commands, fake, registration, reset
 from marathon.db import Database
+from marathon.settings import Settings
+from marathon.shutdown import PortBusy
 from tests.conftest import run_python
 
 
@@ -48,12 +51,11 @@ def test_a_busy_sandbox_port_says_which_variable_to_change(busy_port: int, pg_ur
 
 
 @pytest.mark.parametrize("command", ["serve", "sandbox"])
-def test_a_busy_port_says_which_flag_to_change(
-    busy_port: int, command: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    assert cli.main([command, "--port", str(busy_port)]) == 2
-    [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert f"port {busy_port}" in error and "--port" in error
+def test_a_busy_port_says_which_flag_to_change(busy_port: int, command: str) -> None:
+    """Before anything starts (cli.main turns PortBusy into one line and exit status 2)."""
+    args = argparse.Namespace(host="127.0.0.1", port=busy_port, api_key=None)
+    with pytest.raises(PortBusy, match=f"port {busy_port} .* with --port"):
+        getattr(commands, command)(args)
 
 
 @pytest.fixture
@@ -81,23 +83,19 @@ async def _store_one(url: str) -> registration.Runner:
     return runner
 
 
-def test_reset_clears_the_registrations(own_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reset_clears_the_registrations(own_database: str) -> None:
     assert "/postgres?" not in own_database
     runner = asyncio.run(_store_one(own_database))
-    monkeypatch.setenv("DATABASE_URL", own_database)
-    assert cli.main(["reset"]) == 2, "another database is cleared only with --yes"
-    assert cli.main(["reset", "--yes"]) == 0
+    settings = Settings(database_url=own_database)
+    assert reset.run(settings) == 2, "another database is cleared only with --yes"
+    assert reset.run(settings, yes=True) == 0
     with psycopg.connect(own_database) as conn:
         assert conn.execute("SELECT count(*) FROM runners").fetchone() == (0,)
     again = asyncio.run(_store_one(own_database))  # the schema stays: registering works again
     assert again.id != runner.id
 
 
-def test_reset_refuses_while_a_server_uses_the_embedded_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_reset_refuses_while_a_server_uses_the_embedded_database(tmp_path: Path) -> None:
     (tmp_path / "pgdata").mkdir()
-    (tmp_path / "pgdata" / "postmaster.pid").write_text(f"{os.getpid()}\n")
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("MARATHON_DATA_DIR", str(tmp_path))
-    assert cli.main(["reset"]) == 1
+    (tmp_path / "pgdata" / "postmaster.pid").write_text(f"{os.getpid()}\n")  # alive: us
+    assert reset.run(Settings(database_url=None, data_dir=tmp_path)) == 1
