@@ -23,8 +23,10 @@ from typing import Any, Literal
 __all__ = [
     "MARKS",
     "OWNERS",
+    "SEMCONV",
     "Bar",
     "Waterfall",
+    "attribute",
     "from_jaeger",
     "legend_items",
     "load",
@@ -37,6 +39,22 @@ __all__ = [
 Status = Literal["ok", "error", "cancelled"]
 STRATEGY_TAG = "marathon.strategy"
 OWNER_TAG, OUTCOME_TAG = "marathon.owner", "marathon.outcome"
+
+
+# The stable semantic conventions' names and the deprecated ones they replace: a trace may carry
+# either (OTEL_SEMCONV_STABILITY_OPT_IN, or an older app), and every reader accepts both.
+SEMCONV = {
+    "http.request.method": "http.method",
+    "http.response.status_code": "http.status_code",
+    "url.full": "http.url",
+    "db.query.text": "db.statement",
+    "db.system.name": "db.system",
+}
+
+
+def attribute(tags: dict[str, Any], stable: str) -> Any:
+    """A span's attribute by its stable name, else by the deprecated one."""
+    return tags[stable] if stable in tags else tags.get(SEMCONV.get(stable, ""))
 
 
 # Every mark the views put beside a bar, and what it means: each view's legend lists these.
@@ -83,6 +101,7 @@ class Bar:
     # Background or deferred work: who answers for it, what became of it (docs/tracing.md).
     owner: str | None = None  # request | wait_until | nobody | queue
     outcome: str | None = None  # finished | failed | cancelled_at_shutdown | ... | dropped
+    http_status: int | None = None  # http.response.status_code (or http.status_code)
 
     @property
     def duration_ms(self) -> float:
@@ -169,6 +188,13 @@ def owner_label(bar: Bar) -> str:
     return f" · {bar.owner}" if bar.owner and bar.owner != "request" else ""
 
 
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -232,6 +258,7 @@ def from_jaeger(trace: dict[str, Any]) -> Waterfall:
                 linked=linked(span),
                 owner=_str_or_none(tags.get(OWNER_TAG)),
                 outcome=_str_or_none(tags.get(OUTCOME_TAG)),
+                http_status=_int_or_none(attribute(tags, "http.response.status_code")),
             )
         )
         for child in sorted(children[span["spanID"]], key=lambda s: (s["startTime"], s["spanID"])):

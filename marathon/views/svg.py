@@ -65,6 +65,8 @@ def _label(bar: Bar, service: str) -> str:
 
 def _tooltip(bar: Bar) -> str:
     parts = [f"{bar.name} ({bar.service})", f"{bar.start_ms:,.1f} → {bar.end_ms:,.1f} ms"]
+    if bar.http_status is not None:
+        parts.append(f"HTTP {bar.http_status}")
     if bar.after_response:
         parts.append("ended after the response was sent")
     if bar.owner:
