@@ -41,6 +41,7 @@ UNTRACED = [
     "^/api/fake-runner",
     "^/api/queue",
     "^/static/",
+    "^/schema",
     "^/registrations",
     "^/outbox",
     "^/$",

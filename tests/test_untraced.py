@@ -28,6 +28,7 @@ VIEWER_PATHS = [
     "/api/queue",
     "/api/traces",
     "/static/app.js",
+    "/schema/openapi.json",
 ]
 
 
