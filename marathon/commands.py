@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -19,54 +20,95 @@ import httpx
 import uvicorn
 from rich.console import Console
 
-from marathon import compare, jaeger, jaeger_query, knobs, loss_lesson, scenarios, stack, waterfall
+from marathon import (
+    compare,
+    jaeger,
+    jaeger_query,
+    knobs,
+    loss_lesson,
+    scenarios,
+    shutdown,
+    stack,
+    waterfall,
+)
 from marathon.settings import Settings
 from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
 from marathon.views import terminal
 
-__all__ = ["compare_", "demo", "sandbox", "scenarios_", "serve", "trace", "worker"]
+__all__ = ["compare_", "demo", "reset", "sandbox", "scenarios_", "serve", "trace", "worker"]
 
 log = logging.getLogger("marathon")
 
 
 def _stop_on_sigterm() -> None:
+    """SIGTERM stops like Ctrl-C; a second signal while stopping is only reported: the drain,
+    the final flush and the embedded PostgreSQL's stop must run to the end."""
+    stopping = False
+
     def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if stopping:
+            log.warning("already stopping: draining background work, then exiting")
+            return
+        stopping = True
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
+    for sig in shutdown.SIGNALS:
+        signal.signal(sig, handler)
 
 
 def serve(args: argparse.Namespace) -> int:
     from marathon.app import create_app
 
-    with stack.running(Settings.from_env()) as s:
-        app = create_app(s.settings)
-        log.info("API on http://%s:%d (traces: /traces/<id>, /api/services)", args.host, args.port)
-        # uvicorn in the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included).
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    sock = shutdown.listen(args.host, args.port, setting="--port")
+    host, port = sock.getsockname()[:2]
+    _stop_on_sigterm()  # a signal while PostgreSQL starts still unwinds (and stops it)
+    try:
+        with contextlib.suppress(KeyboardInterrupt), stack.running(Settings.from_env()) as s:
+            app = create_app(s.settings)
+            log.info("API on http://%s:%d/ (traces: /traces/<id>, /api/services)", host, port)
+            # In the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included), and
+            # run() returns instead of re-raising the signal (see marathon.shutdown).
+            server = shutdown.Server(uvicorn.Config(app, log_level="info"))
+            server.run(sockets=[sock])
+            shutdown.finish()  # before PostgreSQL stops: nothing left to trace after this
+    finally:
+        sock.close()
     return 0
 
 
 def worker(args: argparse.Namespace) -> int:
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
     from marathon import email, queue, tracing
 
     async def work(url: str, settings: Settings) -> None:
         email.configure(settings)
-        async with queue.connected(url) as (db, jobs):
-            log.info("worker: delivering confirmations (concurrency %d)", args.concurrency)
-            await queue.run_worker(
-                jobs,
-                db,
-                concurrency=args.concurrency,
-                install_signal_handlers=True,
-                name=f"worker-{os.getpid()}",
-            )
+        # Its plumbing (pool, migrations, polling) makes no trace; each job turns
+        # instrumentation back on for its attempt (queue.send_confirmation_job).
+        with suppress_instrumentation():
+            async with queue.connected(url) as (db, jobs):
+                log.info("worker: delivering confirmations (concurrency %d)", args.concurrency)
+                await queue.run_worker(
+                    jobs,
+                    db,
+                    concurrency=args.concurrency,
+                    install_signal_handlers=True,
+                    name=f"worker-{os.getpid()}",
+                )
 
-    with stack.running(Settings.from_env()) as s:
-        tracing.setup(s.settings.service_name.replace("-api", "-worker"), s.settings.trace_limit)
-        assert s.settings.database_url
-        asyncio.run(work(s.settings.database_url, s.settings))
+    _stop_on_sigterm()  # until procrastinate's own handlers are in place, and after them
+    try:
+        with stack.running(Settings.from_env()) as s:
+            tracing.setup(
+                s.settings.service_name.replace("-api", "-worker"), s.settings.trace_limit
+            )
+            assert s.settings.database_url
+            asyncio.run(work(s.settings.database_url, s.settings))
+            shutdown.finish()
+    except KeyboardInterrupt:
+        shutdown.finish()
     return 0
 
 
@@ -74,9 +116,15 @@ def sandbox(args: argparse.Namespace) -> int:
     from marathon import tracing
     from marathon.sandbox import SERVICE_NAME, create_sandbox
 
+    sock = shutdown.listen(args.host, args.port, setting="--port")
+    host, port = sock.getsockname()[:2]
     tracing.setup(SERVICE_NAME)
-    log.info("Resend sandbox on http://%s:%d (outbox: /)", args.host, args.port)
-    uvicorn.run(create_sandbox(api_key=args.api_key), host=args.host, port=args.port)
+    log.info("Resend sandbox on http://%s:%d/ (outbox: /)", host, port)
+    try:
+        shutdown.Server(uvicorn.Config(create_sandbox(api_key=args.api_key))).run(sockets=[sock])
+    finally:
+        sock.close()
+    shutdown.finish()
     return 0
 
 
@@ -110,6 +158,13 @@ def _show(comparison: compare.Comparison, args: argparse.Namespace) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     _stop_on_sigterm()
+    with contextlib.suppress(KeyboardInterrupt):  # `with` blocks drain and stop the servers
+        _demo(args)
+    shutdown.finish()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> None:
     with (
         stack.running(Settings.from_env()) as s,
         compare.api_server(s.settings, args.host, args.port) as api,
@@ -124,7 +179,7 @@ def demo(args: argparse.Namespace) -> int:
         console.print(loss_lesson.render(loss_lesson.run(api.url, s.settings), width=console.width))
         print(loss_lesson.next_steps(api.url, serving=not args.once))
         if args.once:
-            return 0
+            return
         print(f"\nThe workshop page: {api.url}/  (Ctrl-C to stop)")
         if s.sandbox:
             print(f"Sandbox outbox:   {s.sandbox.url}/")
@@ -134,7 +189,6 @@ def demo(args: argparse.Namespace) -> int:
             threading.Event().wait()
         except KeyboardInterrupt:
             print("\nstopping: draining background work...")
-    return 0
 
 
 def knobs_header(args: argparse.Namespace) -> str | None:
@@ -248,3 +302,10 @@ def trace(args: argparse.Namespace) -> int:
     console = _console()
     console.print(terminal.render(waterfalls, width=console.width))
     return 0
+
+
+def reset(args: argparse.Namespace) -> int:
+    """Clear the registrations, confirmations and queued jobs (see marathon.reset)."""
+    from marathon import reset as reset_
+
+    return reset_.run(Settings.from_env(), yes=args.yes)

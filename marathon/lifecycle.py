@@ -14,6 +14,8 @@ from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from marathon.tracing import FREEZE_REASON, current_owner, owned_by
+
 if TYPE_CHECKING:
     from marathon.background import Background
 
@@ -23,11 +25,12 @@ _scope: contextvars.ContextVar[set[asyncio.Task[Any]] | None] = contextvars.Cont
     "marathon_request_tasks", default=None
 )
 
-FROZEN = "serverless: instance frozen after the response (not in wait_until)"
+FROZEN = f"{FREEZE_REASON} instance frozen after the response (not in wait_until)"
 
 
 def install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
-    """Record each task created inside a request scope in that scope (idempotent)."""
+    """Record each task created inside a request scope in that scope (idempotent); unless
+    someone owns it (wait_until), its spans say nobody does (`marathon.owner = nobody`)."""
     previous = loop.get_task_factory()
     if getattr(previous, "marathon", False):
         return
@@ -35,11 +38,15 @@ def install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
     def factory(
         loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
     ) -> asyncio.Task[Any]:
+        tasks = _scope.get()
+        if tasks is not None:
+            context = kwargs.get("context") or contextvars.copy_context()
+            if context.run(current_owner) == "request":  # a bare create_task
+                kwargs["context"] = owned_by("nobody", context)
         if previous is not None:
             task: Any = previous(loop, coro, **kwargs)
         else:
             task = asyncio.Task(coro, loop=loop, **kwargs)
-        tasks = _scope.get()
         if tasks is not None:
             tasks.add(task)
         return task  # type: ignore[no-any-return]
@@ -79,7 +86,7 @@ async def freeze(started: set[asyncio.Task[Any]], background: Background, grace_
         if task.done():
             continue
         if background.owns(task):
-            reason = f"serverless: wait_until grace period of {grace_s:g} s ran out"
+            reason = f"{FREEZE_REASON} wait_until grace period of {grace_s:g} s ran out"
             loop.call_later(grace_s, task.cancel, reason)
         else:
             task.cancel(FROZEN)

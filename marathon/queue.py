@@ -37,7 +37,7 @@ from resend.exceptions import ResendError
 from marathon import confirmations, email, knobs
 from marathon.db import Database
 from marathon.registration import Runner
-from marathon.tracing import RUNNER_ATTR, instrumentation_enabled, scrub, work_span
+from marathon.tracing import RUNNER_ATTR, instrumentation_enabled, scrub, work_span, working_for
 
 __all__ = [
     "QUEUE",
@@ -56,6 +56,8 @@ QUEUE = "confirmations"
 TASK = "send_confirmation"
 ATTEMPT_SPAN = "confirmation attempt"
 ENQUEUE_SPAN = "enqueue confirmation"
+# sent, retry or dead (its marathon.outcome says finished or failed, as for any work span)
+ATTEMPT_RESULT = "marathon.attempt.result"
 POLL_S = 0.2  # how often a worker looks for jobs whose retry time has come
 
 
@@ -123,6 +125,7 @@ async def send_confirmation_job(
     }
     with (
         instrumentation_enabled(),
+        working_for("queue"),
         knobs.using(k),
         work_span(
             ATTEMPT_SPAN, kind=SpanKind.CONSUMER, context=parent, links=links, attributes=attributes
@@ -139,7 +142,7 @@ async def send_confirmation_job(
             if delay_s is not None:
                 retry_at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=delay_s)
             exc.marathon_retry_at = retry_at  # type: ignore[attr-defined]
-            span.set_attribute("marathon.outcome", "retry" if retry_at else "dead")
+            span.set_attribute(ATTEMPT_RESULT, "retry" if retry_at else "dead")
             message = scrub(f"{type(exc).__name__}: {exc}")[:300]
             await confirmations.mark_failed(db, rid, message, retry_at)
             if retry_at is None:
@@ -147,7 +150,7 @@ async def send_confirmation_job(
                     "confirmation %s is dead after %d attempt(s): %s", rid, attempt, message
                 )
             raise
-        span.set_attribute("marathon.outcome", "sent")
+        span.set_attribute(ATTEMPT_RESULT, "sent")
         await confirmations.mark_sent(db, rid, email_id)
 
 

@@ -7,7 +7,6 @@ event loop, so a client in the main thread measures it as a browser would.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import uvicorn
 
-from marathon import db
+from marathon import db, shutdown
 from marathon.sandbox import create_sandbox
 from marathon.settings import Settings
 
@@ -29,15 +28,20 @@ log = logging.getLogger(__name__)
 class ThreadedServer:
     """A real uvicorn server for an ASGI app, on its own thread and event loop."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say TCP, and
-        # without it Nagle's algorithm adds ~40 ms (a delayed ACK) to every response.
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        setting: str = "--port",
+        **config: Any,
+    ) -> None:
+        # `setting` names what chooses the port, for the message when it is busy.
+        self.sock = shutdown.listen(host, port, setting=setting)
         self.host, self.port = self.sock.getsockname()[:2]
         config.setdefault("log_level", "warning")
-        self.server = uvicorn.Server(uvicorn.Config(app, lifespan="on", **config))
+        self.server = shutdown.Server(uvicorn.Config(app, lifespan="on", **config))
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
@@ -86,7 +90,9 @@ def running(settings: Settings, *, ephemeral_db: bool = False) -> Iterator[Stack
         sandbox = None
         if settings.needs_embedded_sandbox:
             sandbox = stack.enter_context(
-                ThreadedServer(create_sandbox(), port=settings.sandbox_port)
+                ThreadedServer(
+                    create_sandbox(), port=settings.sandbox_port, setting="MARATHON_SANDBOX_PORT"
+                )
             )
             settings = settings.with_(resend_api_url=sandbox.url)
             log.info("Resend sandbox on %s (outbox: %s/)", sandbox.url, sandbox.url)

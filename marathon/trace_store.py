@@ -12,11 +12,18 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 __all__ = ["TraceStore"]
 
 
+# A span with one of these makes its trace a registration's (the request, or a queue attempt).
+REGISTRATION_ATTRS = ("marathon.strategy", "marathon.runner_id")
+
+
 class TraceStore(SpanProcessor):
     """Keeps the finished spans of the last `limit` traces, and counts spans still running.
 
     A span processor rather than an exporter, so it sees spans start: a trace whose spans have
     all ended is complete, which is how the demo knows the background work has finished.
+
+    Registration traces come first: when the store is full it evicts the oldest finished trace
+    that is not a registration's (noise, should any appear), and only then the oldest trace.
     """
 
     def __init__(self, limit: int = 200) -> None:
@@ -24,15 +31,16 @@ class TraceStore(SpanProcessor):
         self._lock = threading.Lock()
         self._traces: OrderedDict[int, list[ReadableSpan]] = OrderedDict()
         self._running: defaultdict[int, int] = defaultdict(int)
+        self._registrations: set[int] = set()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         trace_id = span.get_span_context().trace_id
         with self._lock:
             self._traces.setdefault(trace_id, [])
             self._running[trace_id] += 1
+            self._mark(trace_id, span)
             while len(self._traces) > self.limit:
-                old, _ = self._traces.popitem(last=False)
-                self._running.pop(old, None)
+                self._evict()
 
     def on_end(self, span: ReadableSpan) -> None:
         trace_id = span.context.trace_id if span.context else 0
@@ -40,6 +48,28 @@ class TraceStore(SpanProcessor):
             if trace_id in self._traces:
                 self._traces[trace_id].append(span)
                 self._running[trace_id] -= 1
+                self._mark(trace_id, span)
+
+    def _mark(self, trace_id: int, span: ReadableSpan) -> None:
+        attributes = span.attributes or {}
+        if any(name in attributes for name in REGISTRATION_ATTRS):
+            self._registrations.add(trace_id)
+
+    def _evict(self) -> None:
+        # A trace still running may become a registration's (the request span says so only
+        # once the handler runs): only finished traces count as noise.
+        noise = next(
+            (
+                tid
+                for tid in self._traces
+                if tid not in self._registrations and self._running.get(tid, 0) == 0
+            ),
+            None,
+        )
+        old = noise if noise is not None else next(iter(self._traces))
+        del self._traces[old]
+        self._running.pop(old, None)
+        self._registrations.discard(old)
 
     def spans(self, trace_id: int) -> list[ReadableSpan]:
         """The finished spans of one trace (in the order they ended)."""
@@ -63,6 +93,7 @@ class TraceStore(SpanProcessor):
         with self._lock:
             self._traces.clear()
             self._running.clear()
+            self._registrations.clear()
 
     def shutdown(self) -> None:
         pass

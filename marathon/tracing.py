@@ -7,12 +7,13 @@ Exporting follows the standard variables: whenever `OTEL_EXPORTER_OTLP_ENDPOINT`
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from litestar.types import Scope
 from litestar.utils import normalize_path
@@ -35,22 +36,40 @@ from marathon.trace_store import TraceStore
 __all__ = [
     "EMAIL_SPAN",
     "INSERT_SPAN",
+    "OUTCOME_ATTR",
+    "OWNER_ATTR",
     "STORE",
     "ScrubbingFilter",
+    "current_owner",
+    "dropped",
+    "owned_by",
     "provider_for",
     "route_span_details",
     "scrub",
     "setup",
+    "shutdown",
     "tracer",
     "work_span",
+    "working_for",
 ]
 
 INSERT_SPAN = "insert runner"
 EMAIL_SPAN = "send confirmation"
 STRATEGY_ATTR = "marathon.strategy"
 RUNNER_ATTR = "marathon.runner_id"
+# Who answers for a piece of work, and what became of it (docs/tracing.md): on every work span.
+OWNER_ATTR, OUTCOME_ATTR = "marathon.owner", "marathon.outcome"
+Owner = Literal["request", "wait_until", "nobody", "queue"]
+Outcome = Literal["finished", "failed", "cancelled_at_shutdown", "cancelled_by_freeze", "dropped"]
+# The serverless freeze's cancellation messages start with this (marathon.lifecycle).
+FREEZE_REASON = "serverless:"
+# Span names of the work functions, for work that is dropped before its span could start.
+WORK_SPANS = {"send_confirmation": "send confirmation", "insert_runner": "insert runner"}
+_owner: contextvars.ContextVar[Owner] = contextvars.ContextVar("marathon_owner", default="request")
 # Sent with a trace: how many of its spans are still running (0: the work has settled).
 RUNNING_HEADER = "Marathon-Spans-Running"
+
+SEMCONV_VARIABLE, SEMCONV_DEFAULT = "OTEL_SEMCONV_STABILITY_OPT_IN", "http,database"
 
 STORE = TraceStore()
 _providers: dict[str, TracerProvider] = {}
@@ -73,8 +92,16 @@ def _processors() -> list[SpanProcessor]:
     return processors
 
 
+def opt_in_stable_semconv() -> None:
+    """OpenTelemetry's stable HTTP and database attribute names (`http.request.method`,
+    `url.full`, `db.query.text`...), unless the user chose otherwise. Before any instrumentation
+    exists: the instrumentations read the variable once, on first use."""
+    os.environ.setdefault(SEMCONV_VARIABLE, SEMCONV_DEFAULT)
+
+
 def provider_for(service_name: str) -> TracerProvider:
     """The tracer provider of one service (the API, or the sandbox when it runs in-process)."""
+    opt_in_stable_semconv()
     if service_name not in _providers:
         provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
         for processor in _processors():
@@ -100,6 +127,14 @@ def setup(service_name: str = "marathon-api", store_limit: int | None = None) ->
         # Every response carries `traceresponse: 00-<trace id>-<span id>-01`.
         set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
     return provider
+
+
+def shutdown() -> None:
+    """Export every span ended so far, then stop each provider (the process is about to exit)."""
+    for provider in _providers.values():
+        provider.force_flush(timeout_millis=10_000)
+        provider.shutdown()
+    _providers.clear()
 
 
 def tracer() -> trace.Tracer:
@@ -160,6 +195,36 @@ def instrumentation_enabled() -> Iterator[None]:
         otel_context.detach(token)
 
 
+def owned_by(owner: Owner, context: contextvars.Context) -> contextvars.Context:
+    """`context`, in which work spans say `owner` answers for them (a task's context copy)."""
+    context.run(_owner.set, owner)
+    return context
+
+
+@contextmanager
+def working_for(owner: Owner) -> Iterator[None]:
+    """Work spans inside the block say `owner` answers for them (a queue worker's attempt)."""
+    token = _owner.set(owner)
+    try:
+        yield
+    finally:
+        _owner.reset(token)
+
+
+def current_owner() -> Owner:
+    return _owner.get()
+
+
+def dropped(work: str, owner: Owner, reason: str) -> None:
+    """A zero-length span for work that never started (back-pressure): visible, not silent."""
+    name = WORK_SPANS.get(work, work)
+    with tracer().start_as_current_span(
+        name, attributes={OWNER_ATTR: owner, OUTCOME_ATTR: "dropped"}
+    ) as span:
+        span.add_event("dropped", {"reason": reason})
+        span.set_status(Status(StatusCode.ERROR, f"dropped: {reason}"))
+
+
 @contextmanager
 def work_span(
     name: str,
@@ -169,13 +234,14 @@ def work_span(
     links: Sequence[Link] = (),
     attributes: dict[str, Any] | None = None,
 ) -> Iterator[Span]:
-    """A span around one piece of work that says clearly how it ended: ok, failed or cancelled."""
+    """A span around one piece of work that says who owns it (`marathon.owner`, from the
+    task's context) and how it ended (`marathon.outcome`): finished, failed or cancelled."""
     with tracer().start_as_current_span(
         name,
         context=context,
         kind=kind,
         links=links,
-        attributes=attributes,
+        attributes={OWNER_ATTR: _owner.get(), **(attributes or {})},
         record_exception=False,
         set_status_on_exception=False,
     ) as span:
@@ -185,8 +251,15 @@ def work_span(
             reason = str(exc) or "the event loop stopped before the work finished"
             span.add_event("cancelled", {"reason": reason})
             span.set_attribute("marathon.cancelled", True)
+            # Cancelled by anything but the freeze means the process was stopping.
+            frozen = reason.startswith(FREEZE_REASON)
+            span.set_attribute(
+                OUTCOME_ATTR, "cancelled_by_freeze" if frozen else "cancelled_at_shutdown"
+            )
             span.set_status(Status(StatusCode.ERROR, f"cancelled: {reason}"))
             raise
         except Exception as exc:
+            span.set_attribute(OUTCOME_ATTR, "failed")
             record_error(span, exc)
             raise
+        span.set_attribute(OUTCOME_ATTR, "finished")

@@ -24,10 +24,65 @@ from typing import Any, Literal
 
 from marathon.jaeger_query import linked_from
 
-__all__ = ["Bar", "Waterfall", "from_jaeger", "load", "parse"]
+__all__ = [
+    "MARKS",
+    "OWNERS",
+    "SEMCONV",
+    "Bar",
+    "Waterfall",
+    "attribute",
+    "from_jaeger",
+    "legend_items",
+    "load",
+    "mark",
+    "owner_label",
+    "parse",
+    "wrap",
+]
 
 Status = Literal["ok", "error", "cancelled"]
 STRATEGY_TAG = "marathon.strategy"
+OWNER_TAG, OUTCOME_TAG = "marathon.owner", "marathon.outcome"
+
+
+# The stable semantic conventions' names and the deprecated ones they replace: a trace may carry
+# either (OTEL_SEMCONV_STABILITY_OPT_IN, or an older app), and every reader accepts both.
+SEMCONV = {
+    "http.request.method": "http.method",
+    "http.response.status_code": "http.status_code",
+    "url.full": "http.url",
+    "db.query.text": "db.statement",
+    "db.system.name": "db.system",
+}
+
+
+def attribute(tags: dict[str, Any], stable: str) -> Any:
+    """A span's attribute by its stable name, else by the deprecated one."""
+    return tags[stable] if stable in tags else tags.get(SEMCONV.get(stable, ""))
+
+
+# Every mark the views put beside a bar, and what it means: each view's legend lists these.
+AFTER_MARK, LINK_MARK = "↷", "↪"
+OUTCOME_MARKS = {
+    "failed": "✗",
+    "cancelled_at_shutdown": "⊘",
+    "cancelled_by_freeze": "❄",
+    "dropped": "∅",
+}
+MARKS = [
+    (AFTER_MARK, "ended after the response"),
+    (LINK_MARK, "linked attempt (its own trace)"),
+    (OUTCOME_MARKS["failed"], "failed"),
+    (OUTCOME_MARKS["cancelled_at_shutdown"], "cancelled at shutdown"),
+    (OUTCOME_MARKS["cancelled_by_freeze"], "cancelled by the serverless freeze"),
+    (OUTCOME_MARKS["dropped"], "dropped: never ran"),
+]
+# Who answers for background work (`· owner` after a name; none shown: awaited by the request).
+OWNERS = [
+    ("wait_until", "the app drains it at shutdown"),
+    ("nobody", "a bare task, shutdown cancels it"),
+    ("queue", "a worker's attempt, durable, retried"),
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +102,10 @@ class Bar:
     after_response: bool  # ended after the response was sent: nobody waited for it
     request: bool  # the request span whose end is the response
     linked: bool = False  # placed under its parent by a span link (a job attempt), not a child
+    # Background or deferred work: who answers for it, what became of it (docs/tracing.md).
+    owner: str | None = None  # request | wait_until | nobody | queue
+    outcome: str | None = None  # finished | failed | cancelled_at_shutdown | ... | dropped
+    http_status: int | None = None  # http.response.status_code (or http.status_code)
 
     @property
     def duration_ms(self) -> float:
@@ -96,6 +155,52 @@ def _status(tags: dict[str, Any]) -> tuple[Status, str | None]:
     message = tags.get("otel.status_description")
     cancelled = isinstance(message, str) and message.startswith("cancelled")
     return ("cancelled" if cancelled else "error"), message
+
+
+def legend_items() -> list[str]:
+    """What every mark and owner means, one item each (the views' legends wrap them)."""
+    return [
+        *(f"{m} {meaning}" for m, meaning in MARKS),
+        *(f"· {owner}: {meaning}" for owner, meaning in OWNERS),
+        "no owner shown: the request awaited it",
+    ]
+
+
+def wrap(items: list[str], width: int) -> list[str]:
+    """Items joined by three spaces, in lines of at most `width` characters."""
+    lines = [""]
+    for item in items:
+        joined = f"{lines[-1]}   {item}" if lines[-1] else item
+        if len(joined) <= width or not lines[-1]:
+            lines[-1] = joined
+        else:
+            lines.append(item)
+    return lines
+
+
+def mark(bar: Bar) -> str:
+    """What became of the work, as one character ("" for finished work the user waited for)."""
+    if bar.outcome in OUTCOME_MARKS:
+        return OUTCOME_MARKS[bar.outcome]
+    if bar.status != "ok":  # a trace without outcomes (another app, an older file)
+        return OUTCOME_MARKS["failed" if bar.status == "error" else "cancelled_at_shutdown"]
+    return AFTER_MARK if bar.after_response else ""
+
+
+def owner_label(bar: Bar) -> str:
+    """` · wait_until` after the name of deferred work; nothing for work the request awaited."""
+    return f" · {bar.owner}" if bar.owner and bar.owner != "request" else ""
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def from_jaeger(trace: dict[str, Any], linked: Sequence[dict[str, Any]] = ()) -> Waterfall:
@@ -166,6 +271,9 @@ def from_jaeger(trace: dict[str, Any], linked: Sequence[dict[str, Any]] = ()) ->
                 after_response=end_us > response_us,
                 request=span is request,
                 linked=is_linked(span),
+                owner=_str_or_none(tags.get(OWNER_TAG)),
+                outcome=_str_or_none(tags.get(OUTCOME_TAG)),
+                http_status=_int_or_none(attribute(tags, "http.response.status_code")),
             )
         )
         for child in sorted(children[span["spanID"]], key=lambda s: (s["startTime"], s["spanID"])):

@@ -28,6 +28,9 @@ async def test_serverless_cuts_off_work_outside_wait_until(
     email = trace.one(tracing.EMAIL_SPAN)
     assert email.status.description is not None
     assert email.status.description.startswith("cancelled: serverless: instance frozen")
+    assert email.attributes is not None
+    assert email.attributes[tracing.OUTCOME_ATTR] == "cancelled_by_freeze"
+    assert email.attributes[tracing.OWNER_ATTR] == "nobody"
     assert email.end_time is not None and trace.server.end_time is not None
     assert email.end_time - trace.server.end_time < 200_000_000, "cut off right after"
     await asyncio.sleep(0.4)  # past the sandbox's latency: nothing arrives late either
@@ -55,6 +58,9 @@ async def test_serverless_cancels_wait_until_work_after_the_grace_period(
     trace = await settled(trace_id_of(r))
     description = trace.one(tracing.EMAIL_SPAN).status.description
     assert description == "cancelled: serverless: wait_until grace period of 0.1 s ran out"
+    attributes = trace.one(tracing.EMAIL_SPAN).attributes or {}
+    assert attributes[tracing.OUTCOME_ATTR] == "cancelled_by_freeze"
+    assert attributes[tracing.OWNER_ATTR] == "wait_until"
     await asyncio.sleep(0.4)
     assert outbox(sandbox, r.json()["id"]) == []
 

@@ -98,9 +98,11 @@ def _attrs(span: Span) -> dict[str, Any]:
     return {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in span.attributes}
 
 
-async def _trace(received: list[Span], trace_id: bytes, names: set[str]) -> dict[str, Span]:
-    """The spans of one trace by name, once all of `names` have arrived (or 20 s)."""
-    deadline = time.monotonic() + 20
+async def _trace(
+    received: list[Span], trace_id: bytes, names: set[str], timeout: float = 20
+) -> dict[str, Span]:
+    """The spans of one trace by name, once all of `names` have arrived (or `timeout` s)."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = {s.name: s for s in received if s.trace_id == trace_id}
         if names <= set(found):

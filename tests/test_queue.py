@@ -155,8 +155,11 @@ def test_a_429_waits_at_least_retry_after(api: ThreadedServer) -> None:
     )
     status = _final(api, r.json()["id"])
     first, second = _attempt_spans(status)
-    assert first.attributes["marathon.outcome"] == "retry"
-    assert second.attributes["marathon.outcome"] == "sent"
+    assert first.attributes["marathon.attempt.result"] == "retry"
+    assert second.attributes["marathon.attempt.result"] == "sent"
+    assert first.attributes["marathon.outcome"] == "failed"
+    assert second.attributes["marathon.outcome"] == "finished"
+    assert second.attributes["marathon.owner"] == "queue"
     waited = (second.start_time - first.end_time) / 1e9
     assert waited >= 1.5, f"retried after {waited:.2f} s, Retry-After said 1.5 s"
 

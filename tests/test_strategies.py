@@ -70,7 +70,7 @@ async def test_email_span_wraps_the_sdk_call_and_the_sandbox(
     email = trace.one(EMAIL)
     [http_call] = trace.children(email)
     assert http_call.attributes is not None
-    assert http_call.name == "POST" and http_call.attributes.get("http.status_code") == 200
+    assert http_call.name == "POST" and http_call.attributes.get("http.response.status_code") == 200
     [sandbox_span] = trace.children(http_call)  # the trace crosses into the other service
     assert sandbox_span.name == "POST /emails"
     assert sandbox_span.resource.attributes["service.name"] == "resend-sandbox"
@@ -175,6 +175,11 @@ def test_shutdown_right_after_the_response(
         assert email.status.is_ok
     else:
         assert email.status.description and email.status.description.startswith("cancelled")
+    assert email.attributes is not None
+    assert email.attributes["marathon.outcome"] == (
+        "finished" if delivered else "cancelled_at_shutdown"
+    )
+    assert email.attributes["marathon.owner"] == ("wait_until" if delivered else "nobody")
     # Wait out the sandbox's latency: a send it had not accepted must never arrive.
     import time
 

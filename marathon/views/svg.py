@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from marathon.waterfall import Bar, Waterfall
+from marathon.waterfall import LINK_MARK, Bar, Waterfall, legend_items, mark, owner_label, wrap
 
 __all__ = ["html_page", "svg"]
 
@@ -34,7 +34,7 @@ STYLE = """
 .resp{stroke:#d32f2f;stroke-width:2;stroke-dasharray:5 3}
 .rl{font:600 12px system-ui,sans-serif;fill:#c62828}
 .axis{stroke:#999}.grid{stroke:#eee}.tick{font:12px system-ui,sans-serif;fill:#555}
-.legend{font:12px system-ui,sans-serif;fill:#333}
+.legend{font:12px system-ui,sans-serif;fill:#333}.legend .marks{font-size:12px}
 """
 
 DEFS = (
@@ -65,15 +65,21 @@ def _bar_class(bar: Bar) -> str:
 
 def _label(bar: Bar, service: str, width: float = LABEL_W, name: str | None = None) -> str:
     name = name or (bar.name if bar.service == service else f"{bar.name} [{bar.service}]")
-    name = ("↪ " if bar.linked else "") + name  # a job attempt, linked to the request
+    name = (f"{LINK_MARK} " if bar.linked else "") + name + owner_label(bar)  # ↪: a job attempt
     room = int((width - 8 * bar.depth) / CHAR_W)
     return name if len(name) <= room else name[: room - 1] + "…"
 
 
 def _tooltip(bar: Bar) -> str:
     parts = [f"{bar.name} ({bar.service})", f"{bar.start_ms:,.1f} → {bar.end_ms:,.1f} ms"]
+    if bar.http_status is not None:
+        parts.append(f"HTTP {bar.http_status}")
     if bar.after_response:
         parts.append("ended after the response was sent")
+    if bar.owner:
+        parts.append(f"owner: {bar.owner}")
+    if bar.outcome:
+        parts.append(f"outcome: {bar.outcome}")
     if bar.message:
         parts.append(bar.message)
     return " · ".join(parts)
@@ -123,13 +129,14 @@ def svg(
                 f'width="{_f(right - left)}" height="{ROW_H - 6}" rx="2" '
                 f'data-span="{escape(bar.name)}" data-status="{bar.status}" '
                 f'data-after-response="{str(bar.after_response).lower()}" '
+                f'data-owner="{escape(bar.owner or "")}" '
+                f'data-outcome="{escape(bar.outcome or "")}" '
                 f'data-start-ms="{_f(bar.start_ms)}" data-end-ms="{_f(bar.end_ms)}">'
                 f"<title>{escape(_tooltip(bar))}</title></rect>"
             )
-            mark = {"error": " ✗", "cancelled": " ⊘"}.get(bar.status, "")
             out.append(
                 f'<text class="d" x="{width - PAD}" y="{row_y + 14}">'
-                f"{bar.duration_ms:,.0f} ms{mark}</text>"
+                f"{bar.duration_ms:,.0f} ms {mark(bar)}</text>"
             )
         bottom = top + len(w.bars) * ROW_H
         if w.response_ms is not None:
@@ -163,15 +170,19 @@ def svg(
     legend_y = y + 36
     items = []
     for lx, cls, label in LEGEND:
-        mark = (
+        swatch = (
             f'<line class="resp" x1="{lx + 7}" x2="{lx + 7}" y1="-12" y2="3"/>'
             if cls == "resp"
             else f'<rect class="bar {cls}" x="{lx}" width="14" height="10" y="-9"/>'
         )
-        items.append(f'{mark}<text x="{lx + 20}">{label}</text>')
+        items.append(f'{swatch}<text x="{lx + 20}">{label}</text>')
+    # Every mark beside a bar, and the owners after a name, on two more lines of text.
+    notes = wrap(legend_items(), 130)
+    for i, line in enumerate(notes, start=1):
+        items.append(f'<text class="marks" y="{16 * i}">{escape(line)}</text>')
     legend = f'<g class="legend" transform="translate({PAD},{legend_y})">{"".join(items)}</g>'
 
-    height = legend_y + PAD
+    height = legend_y + 16 * len(notes) + PAD
     # No width or height: the viewBox keeps the proportions and the container sets the size.
     classes = "waterfalls compact" if compact else "waterfalls"
     return (

@@ -11,15 +11,32 @@ from collections.abc import Sequence
 from rich.console import Group
 from rich.text import Text
 
-from marathon.waterfall import Bar, Waterfall
+from marathon.waterfall import (
+    AFTER_MARK,
+    LINK_MARK,
+    Bar,
+    Waterfall,
+    legend_items,
+    mark,
+    owner_label,
+    wrap,
+)
 
 __all__ = ["LEGEND", "lines", "render", "text"]
 
 WAITED, AFTER, RESPONSE = "█", "▒", "│"
-MARKS = {"error": " ✗", "cancelled": " ⊘"}
-LEGEND = (
-    f"{WAITED} the user waited for it   {AFTER} ended after the response   "
-    f"{RESPONSE} response sent   ✗ failed   ⊘ cancelled"
+
+
+LEGEND = "\n".join(
+    wrap(
+        [
+            f"{WAITED} the user waited for it",
+            f"{AFTER} {AFTER_MARK} ended after the response",
+            f"{RESPONSE} response sent",
+            *(item for item in legend_items() if not item.startswith(AFTER_MARK)),
+        ],
+        100,
+    )
 )
 LABEL, DURATION = 37, 14
 
@@ -36,7 +53,7 @@ def _style(bar: Bar) -> str:
 
 def _label(bar: Bar, service: str) -> str:
     name = bar.name if bar.service == service else f"{bar.name} [{bar.service}]"
-    label = " " * bar.depth + ("↪ " if bar.linked else "") + name
+    label = " " * bar.depth + (f"{LINK_MARK} " if bar.linked else "") + name + owner_label(bar)
     return (label[: LABEL - 2] + "…" if len(label) > LABEL - 1 else label).ljust(LABEL)
 
 
@@ -60,8 +77,7 @@ def _row(
             segments[-1] = (segments[-1][0] + cell, style)
         else:
             segments.append((cell, style))
-    mark = MARKS.get(bar.status, " ↷" if bar.after_response else "  ")
-    segments.append((f"{bar.duration_ms:>{DURATION - 5},.0f} ms{mark}", _style(bar)))
+    segments.append((f"{bar.duration_ms:>{DURATION - 5},.0f} ms {mark(bar) or ' '}", _style(bar)))
     return segments
 
 
@@ -99,7 +115,7 @@ def lines(
         out.extend(_row(b, service, w.response_ms, axis, cols) for b in w.bars)
         out.append([("", "")])
     out.extend(_axis(axis, cols))
-    out.append([(LEGEND, "dim")])
+    out.extend([(line, "dim")] for line in LEGEND.splitlines())
     return out
 
 

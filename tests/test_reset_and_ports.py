@@ -1,0 +1,101 @@
+"""Errors a user can read (a busy port names the setting to change) and `marathon reset`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from marathon import commands, fake, registration, reset
+from marathon.db import Database
+from marathon.settings import Settings
+from marathon.shutdown import PortBusy
+from tests.conftest import run_python
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield int(s.getsockname()[1])
+
+
+def test_a_busy_sandbox_port_says_which_variable_to_change(busy_port: int, pg_url: str) -> None:
+    done = run_python(
+        "-m",
+        "marathon",
+        "serve",
+        "--port",
+        "0",
+        env={
+            "DATABASE_URL": pg_url,
+            "MARATHON_SANDBOX_PORT": str(busy_port),
+            "MARATHON_EMAIL_SANDBOX": "1",
+            "RESEND_API_URL": "",
+        },
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "MARATHON_SANDBOX_PORT" in errors[0], done.stderr
+    assert f"port {busy_port}" in errors[0]
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "sandbox"])
+def test_a_busy_port_says_which_flag_to_change(busy_port: int, command: str) -> None:
+    """Before anything starts (cli.main turns PortBusy into one line and exit status 2)."""
+    args = argparse.Namespace(host="127.0.0.1", port=busy_port, api_key=None)
+    with pytest.raises(PortBusy, match=f"port {busy_port} .* with --port"):
+        getattr(commands, command)(args)
+
+
+@pytest.fixture
+def own_database(pg_url: str) -> Iterator[str]:
+    """A database of its own in the session's PostgreSQL: reset must not touch the others."""
+    name = f"reset_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield pg_url.replace("/postgres?", f"/{name}?")
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+async def _store_one(url: str) -> registration.Runner:
+    runner = registration.parse(fake.runner())
+    assert isinstance(runner, registration.Runner)
+    database = Database(url)
+    await database.open()
+    try:
+        await database.insert_runner(runner)
+    finally:
+        await database.close()
+    return runner
+
+
+def test_reset_clears_the_registrations(own_database: str) -> None:
+    assert "/postgres?" not in own_database
+    runner = asyncio.run(_store_one(own_database))
+    settings = Settings(database_url=own_database)
+    assert reset.run(settings) == 2, "another database is cleared only with --yes"
+    assert reset.run(settings, yes=True) == 0
+    with psycopg.connect(own_database) as conn:
+        assert conn.execute("SELECT count(*) FROM runners").fetchone() == (0,)
+    again = asyncio.run(_store_one(own_database))  # the schema stays: registering works again
+    assert again.id != runner.id
+
+
+def test_reset_refuses_while_a_server_uses_the_embedded_database(tmp_path: Path) -> None:
+    (tmp_path / "pgdata").mkdir()
+    (tmp_path / "pgdata" / "postmaster.pid").write_text(f"{os.getpid()}\n")  # alive: us
+    assert reset.run(Settings(database_url=None, data_dir=tmp_path)) == 1

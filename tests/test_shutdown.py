@@ -1,0 +1,137 @@
+"""A real `marathon serve` process, a real OTLP receiver, a real SIGTERM: nothing is lost.
+
+uvicorn re-raises the signal after its graceful shutdown, so without `marathon.shutdown` the
+process died before the final flush: the drained email's span never left, and the embedded
+PostgreSQL outlived the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from marathon import fake, tracing
+from tests.test_otlp_export import _attrs, _trace, receiver  # noqa: F401  (a fixture)
+from tests.test_untraced import VIEWER_PATHS
+
+pytestmark = pytest.mark.anyio
+
+
+def _postgres_processes(data_dir: Path) -> list[int]:
+    """Pids of processes whose command line mentions `data_dir` (a postmaster left behind)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(data_dir) in cmdline and "postgres" in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def _marathon(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "marathon", *args], env=env, stderr=subprocess.PIPE, text=True
+    )
+
+
+async def _listening(proc: subprocess.Popen[str], lines: list[str], what: str = "API") -> str:
+    """The server's URL, from the line it logs once it listens (--port 0 picks the port)."""
+    assert proc.stderr is not None
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + 60
+    url = None
+    while url is None and time.monotonic() < deadline:
+        line = await loop.run_in_executor(None, proc.stderr.readline)
+        if not line:
+            raise AssertionError("the server stopped:\n" + "".join(lines))
+        lines.append(line)
+        if m := re.search(what + r" on (http://\S+?)[/ ]", line):
+            url = m.group(1)
+    while time.monotonic() < deadline:  # it says so before its start-up (migrations) is done
+        try:
+            httpx.get(url, timeout=5)
+            return url
+        except httpx.TransportError:
+            await asyncio.sleep(0.1)
+    raise AssertionError("the server did not answer:\n" + "".join(lines))
+    raise AssertionError("the server did not start:\n" + "".join(lines))
+
+
+async def test_sigterm_exports_every_drained_span_and_stops_postgres(
+    receiver: tuple[list[Span], int],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    received, port = receiver
+    env = {
+        **os.environ,
+        "MARATHON_DATA_DIR": str(tmp_path),
+        "MARATHON_SANDBOX_PORT": "0",
+        "MARATHON_EMAIL_SANDBOX": "1",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+        "OTEL_SERVICE_NAME": "marathon-shutdown-test",
+    }
+    for name in ("DATABASE_URL", "RESEND_API_URL", "RESEND_API_KEY"):
+        env.pop(name, None)
+    proc = _marathon("serve", "--port", "0", env=env)
+    lines: list[str] = []
+    try:
+        url = await _listening(proc, lines)
+        assert _postgres_processes(tmp_path), "the embedded PostgreSQL runs in the data dir"
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+            r = await c.post(
+                "/api/marathon/wait-until",
+                json=fake.runner(),
+                headers={"Marathon-Knobs": "email_latency_ms=1500, email_latency_spread=0"},
+            )
+            assert r.status_code == 201
+            # Polls and page loads meanwhile: untraced, they must send nothing to the receiver.
+            for path in [f"/api/registrations/{r.json()['id']}"] * 5 + VIEWER_PATHS:
+                assert (await c.get(path)).status_code == 200, path
+        proc.send_signal(signal.SIGTERM)  # right after the response: the email is still being sent
+        _, rest = await asyncio.get_running_loop().run_in_executor(None, proc.communicate, None, 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = "".join(lines) + rest
+    assert proc.returncode == 0, log
+    assert "Traceback" not in log, log
+    trace_id = bytes.fromhex(r.headers["traceresponse"].split("-")[1])
+    # The receiver has had the whole shutdown to get them; the final flush sent them before exit.
+    spans = await _trace(received, trace_id, {tracing.EMAIL_SPAN}, timeout=2)
+    email = spans[tracing.EMAIL_SPAN]
+    assert not _attrs(email).get("marathon.cancelled"), "drained, not cancelled"
+    assert not _postgres_processes(tmp_path), "the embedded PostgreSQL outlived the server"
+    others = {(s.name, s.trace_id.hex()) for s in received if s.trace_id != trace_id}
+    assert not others, f"only the registration makes a trace, yet these arrived: {others}"
+
+
+async def test_ctrl_c_stops_the_sandbox_cleanly_on_a_port_it_chose() -> None:
+    proc = _marathon("sandbox", "--port", "0")
+    lines: list[str] = []
+    try:
+        url = await _listening(proc, lines, what="Resend sandbox")
+        assert not url.endswith(":0"), "the log names the port it picked"
+        assert httpx.get(f"{url}/outbox").status_code == 200
+        proc.send_signal(signal.SIGINT)
+        _, rest = await asyncio.get_running_loop().run_in_executor(None, proc.communicate, None, 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, "".join(lines) + rest
+    assert "Traceback" not in rest, rest
