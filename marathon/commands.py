@@ -130,7 +130,7 @@ def knobs_header(args: argparse.Namespace) -> str | None:
         if getattr(args, name) is not None:
             pairs.append(f"{name}={getattr(args, name)}")
     header = ", ".join(pairs)
-    knobs.parse_overrides(header)
+    knobs.parse_overrides(header, per_request=True)
     return header or None
 
 

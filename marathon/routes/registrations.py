@@ -49,7 +49,7 @@ def request_knobs(request: Request[Any, Any, State]) -> knobs.Knobs:
             detail=f"{knobs.HEADER} is disabled on this deployment (MARATHON_KNOBS=off)"
         )
     try:
-        overrides = knobs.parse_overrides(header)
+        overrides = knobs.parse_overrides(header, per_request=True)
     except knobs.KnobError as e:
         raise ValidationException(
             detail=f"Invalid {knobs.HEADER} header",
