@@ -62,7 +62,23 @@ def request_knobs(request: Request[Any, Any, State]) -> knobs.Knobs:
     return knobs.defaults().replace(overrides)
 
 
+def require_json(request: Request[Any, Any, State]) -> None:
+    """415 unless the body says it is JSON. A browser sends `text/plain`, a form or no type
+    cross-site without asking (no CORS preflight); `application/json` needs one, and this API
+    grants none: another site cannot make a visitor's browser register someone."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise HTTPException(
+            status_code=415,
+            detail="A registration must be sent as Content-Type: application/json",
+            extra=[
+                {"key": "Content-Type", "message": "must be application/json", "source": "header"}
+            ],
+        )
+
+
 async def read_runner(request: Request[Any, Any, State]) -> registration.Runner:
+    require_json(request)
     try:
         body = await request.json()
     except HTTPException:
