@@ -68,6 +68,7 @@ def create_app(
         async with queue.connected(url) as (db, jobs):
             background = Background()
             app.state.db, app.state.background = db, background
+            app.state.jobs = jobs  # the queue, for POST /api/queue/retry-dead
             app.state.work = Work(
                 store=db.insert_runner,
                 confirm=email.send_confirmation,

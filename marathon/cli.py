@@ -43,6 +43,7 @@ ENDPOINTS = [
     ("POST /api/scenarios/{name}", "run one against this server"),
     ("GET  /api/health /api/background", "alive? wait_until work in flight"),
     ("GET  /api/queue /api/info", "queued confirmations, dead letters; what this server is"),
+    ("POST /api/queue/retry-dead", "every dead letter back in the queue"),
     ("GET  / /registrations /outbox", "the workshop page and the pages to check it against"),
     ("GET  /api/fake-runner /static/{file}", "the page's fictional runners and assets"),
     ("GET  /schema", "OpenAPI (Litestar's), with /schema/swagger"),
@@ -166,6 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--concurrency", type=int, default=4, metavar="N", help="jobs at once (default %(default)s)"
     )
+
+    # `marathon queue ...`: the durable queue's dead letters (docs/queue.md).
+    queue = sub.add_parser(
+        "queue",
+        help="the durable queue: put dead letters back in the queue",
+        description="retry-dead: every dead confirmation (attempts exhausted, or a permanent "
+        "error) goes back in the queue as a new job with the same idempotency key, so an "
+        "email the API had already accepted is not sent twice. Uses DATABASE_URL (or the "
+        "embedded PostgreSQL in MARATHON_DATA_DIR); any running worker delivers them. The "
+        "same over HTTP: POST /api/queue/retry-dead.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    queue.add_argument("action", choices=["retry-dead"], help="what to do")
 
     sandbox = sub.add_parser(
         "sandbox",

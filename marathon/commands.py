@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ def serve(args: argparse.Namespace) -> int:
     from marathon.app import create_app
 
     with stack.running(Settings.from_env()) as s:
-        app = create_app(s.settings)
+        app = create_app(s.settings.with_(bind_host=args.host))  # beyond loopback: admin token
         log.info("API on http://%s:%d (traces: /api/traces)", args.host, args.port)
         # uvicorn in the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included).
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
@@ -194,4 +195,24 @@ def trace(args: argparse.Namespace) -> int:
         Path(args.svg).write_text(svg_view.svg(waterfalls))
     console = _console()
     console.print(terminal.render(waterfalls, width=console.width))
+    return 0
+
+
+def queue(args: argparse.Namespace) -> int:
+    """`marathon queue retry-dead`: every dead letter back in the queue (the database is
+    shared: any running worker picks them up)."""
+    from marathon import db
+    from marathon import queue as confirmations_queue
+
+    async def retry(url: str) -> int:
+        async with confirmations_queue.connected(url) as (database, jobs):
+            return await confirmations_queue.retry_dead(jobs, database)
+
+    settings = Settings.from_env()
+    with contextlib.ExitStack() as running:
+        url = settings.database_url or running.enter_context(
+            db.embedded_server(settings.data_dir / "pgdata")  # shared with a running server
+        )
+        retried = asyncio.run(retry(url))
+    print(f"{retried} dead letter(s) back in the queue")
     return 0

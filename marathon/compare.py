@@ -38,7 +38,7 @@ __all__ = ["Comparison", "api_server", "fresh_stack", "html", "render", "run"]
 def api_server(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> ThreadedServer:
     from marathon.app import create_app  # the app serves scenarios, which use this module
 
-    return ThreadedServer(create_app(settings), host=host, port=port)
+    return ThreadedServer(create_app(settings.with_(bind_host=host)), host=host, port=port)
 
 
 @contextmanager

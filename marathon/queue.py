@@ -45,6 +45,7 @@ __all__ = [
     "enqueue",
     "ensure_schema",
     "give_up_horizon",
+    "retry_dead",
     "retry_delay",
     "run_worker",
 ]
@@ -193,6 +194,31 @@ async def enqueue(queue: procrastinate.App, runner: Runner, tx: Transaction) -> 
         )
         trace_id = f"{request.get_span_context().trace_id:032x}"
         await confirmations.record_enqueued(conn, runner.id, job_id, trace_id)
+
+
+async def retry_dead(queue: procrastinate.App, db: Database) -> int:
+    """Every dead letter back in the queue, as a new job with its old job's arguments (the same
+    runner id, so the same idempotency key: an email the API had accepted is not sent twice).
+    Returns how many."""
+    retried = 0
+    async with db.transaction() as tx:
+        conn = await tx.connection()
+        cur = await conn.execute(
+            "SELECT c.runner_id, j.args FROM confirmations c"
+            " JOIN procrastinate_jobs j ON j.id = c.job_id WHERE c.state = 'dead'"
+            " ORDER BY c.updated_at FOR UPDATE OF c"
+        )
+        for runner_id, args in await cur.fetchall():
+            job_id = await queue.tasks[TASK].configure(connection=conn).defer_async(**args)
+            await conn.execute(
+                "UPDATE confirmations SET state = 'queued', job_id = %s, attempts = 0,"
+                " next_attempt_at = NULL, updated_at = now() WHERE runner_id = %s",
+                (job_id, runner_id),
+            )
+            retried += 1
+    if retried:
+        log.info("%d dead letter(s) back in the queue", retried)
+    return retried
 
 
 async def ensure_schema(queue: procrastinate.App, db: Database) -> None:

@@ -33,7 +33,12 @@ FIELDS = [
 
 
 def _layout(title: str, body: str, *, script: bool = False) -> str:
-    js = '<script src="/static/app.js" defer></script>' if script else ""
+    js = (
+        '<script src="/static/admin.js" defer></script>'  # window.marathonFetch
+        '<script src="/static/app.js" defer></script>'
+        if script
+        else ""
+    )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
