@@ -46,6 +46,7 @@ exercises: $(STAMP) ## Run the workshop exercises' tests against your answers
 
 bench: $(STAMP) ## Timing benchmarks (not part of `make test`)
 	$(BIN)/python -m marathon.bench
+	$(BIN)/python -m marathon.bench_outage  # the queue across a 60 s email outage
 
 lock: ## Re-pin requirements.lock (runtime) and requirements-dev.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet pyproject.toml --universal -o requirements.lock
