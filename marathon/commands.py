@@ -18,7 +18,7 @@ import httpx
 import uvicorn
 from rich.console import Console
 
-from marathon import compare, jaeger, knobs, scenarios, stack, waterfall
+from marathon import compare, jaeger, knobs, limits, scenarios, stack, waterfall
 from marathon.settings import Settings
 from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
@@ -43,7 +43,7 @@ def serve(args: argparse.Namespace) -> int:
         app = create_app(s.settings.with_(bind_host=args.host))  # beyond loopback: admin token
         log.info("API on http://%s:%d (traces: /api/traces)", args.host, args.port)
         # uvicorn in the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included).
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info", **limits.UVICORN)
     return 0
 
 
