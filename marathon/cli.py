@@ -26,6 +26,8 @@ settings (environment):
   OTEL_EXPORTER_OTLP_ENDPOINT  also export spans over OTLP/HTTP, e.g. http://localhost:4318
   JAEGER_UI_URL            link traces to Jaeger, e.g. http://localhost:16686
   MARATHON_KNOBS           off: no run-time or per-request knob changes (default on)
+  MARATHON_ADMIN_TOKEN     beyond loopback (--host 0.0.0.0), shared changes need
+                           Authorization: Bearer <this token>
   docs/configuration.md lists every setting.
 """
 
@@ -54,9 +56,18 @@ ENDPOINTS_HELP = "endpoints (docs/api.md has the details):\n" + "".join(
 
 
 def knobs_help() -> str:
-    lines = ["demo knobs (environment, or per request: Marathon-Knobs: name=value, ...):"]
+    lines = [
+        "demo knobs (environment, PUT /api/knobs, or per request: Marathon-Knobs: name=value,"
+        " ...; shared ones never per request):"
+    ]
     for k in knobs.describe():
-        lines.append(f"  {k['env']:<34} default {k['default']}: {k['doc']}")
+        if k["scope"] == "shared":
+            scope = ", shared"
+        elif k["request_max"] is not None and k["request_max"] != k["max"]:
+            scope = f", at most {k['request_max']:g} per request"
+        else:
+            scope = ""
+        lines.append(f"  {k['env']:<34} default {k['default']}{scope}: {k['doc']}")
     return "\n".join(lines)
 
 
