@@ -14,7 +14,7 @@ from marathon import fake, knobs, queue
 from marathon.app import create_app
 from marathon.settings import Settings
 from marathon.stack import ThreadedServer
-from tests.conftest import outbox, share
+from tests.conftest import outbox, run_python, share
 
 QUICK = "email_latency_ms=5, db_latency_ms=0"
 
@@ -94,3 +94,17 @@ def test_every_dead_letter_is_listed_and_can_be_retried(
     _until(api, ids, "sent", timeout=30)
     assert all(len(outbox(sandbox, i)) == 1 for i in ids)
     assert not set(ids) & {d["runner_id"] for d in _all_dead(api)}
+
+
+def test_the_command_line_retries_dead_letters_too(
+    api: ThreadedServer, pg_url: str, sandbox: ThreadedServer
+) -> None:
+    share(queue_max_attempts=1, email_outage="on")
+    ids = _register(api, 1)
+    _until(api, ids, "dead", timeout=30)
+    share(email_outage="off")
+    done = run_python("-m", "marathon", "queue", "retry-dead", env={"DATABASE_URL": pg_url})
+    assert done.returncode == 0, done.stderr
+    assert "dead letter(s) back in the queue" in done.stdout
+    _until(api, ids, "sent", timeout=30)  # this server's worker delivered it
+    assert len(outbox(sandbox, ids[0])) == 1

@@ -118,3 +118,12 @@ def test_no_route_imports_the_app_factory() -> None:
     code = "import sys, marathon.routes; assert 'marathon.app' not in sys.modules, 'imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.anyio
+async def test_the_page_loads_marathon_fetch(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/")).text
+    assert '<script src="/static/admin.js" defer></script>' in page
+    assert page.index("/static/admin.js") < page.index("/static/app.js"), "defined first"
+    script = await client.get("/static/admin.js")
+    assert script.status_code == 200 and "window.marathonFetch = async function" in script.text
