@@ -18,6 +18,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from marathon import email, knobs, lifecycle, queue, tracing
 from marathon.background import Background
+from marathon.changes import Changes
 from marathon.routes import ROUTES
 from marathon.routes.registrations import registration_endpoint
 from marathon.settings import Settings
@@ -99,6 +100,9 @@ def create_app(
                 db, jobs = await resources.enter_async_context(queue.connected(url))
             background = Background()
             app.state.db, app.state.background = db, background
+            app.state.jobs = jobs  # the queue, for POST /api/queue/retry-dead
+            app.state.changes = changes = Changes()  # wakes the status streams (LISTEN)
+            listener = asyncio.create_task(changes.listen(url))
             app.state.work = Work(
                 store=db.insert_runner,
                 confirm=email.send_confirmation,
@@ -120,9 +124,11 @@ def create_app(
                     log.info(
                         "drained: %d finished, %d cancelled", report.finished, report.cancelled
                     )
+                listener.cancel()
                 if worker:
                     worker.cancel()
                     await asyncio.wait([worker], timeout=10)
+                await asyncio.wait([listener], timeout=10)
 
     otel = OpenTelemetryConfig(
         exclude_spans=["receive", "send"],

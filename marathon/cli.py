@@ -26,6 +26,8 @@ settings (environment):
   OTEL_EXPORTER_OTLP_ENDPOINT  also export spans over OTLP/HTTP, e.g. http://localhost:4318
   JAEGER_UI_URL            link traces to Jaeger, e.g. http://localhost:16686
   MARATHON_KNOBS           off: no run-time or per-request knob changes (default on)
+  MARATHON_ADMIN_TOKEN     beyond loopback (--host 0.0.0.0), shared changes need
+                           Authorization: Bearer <this token>
   docs/configuration.md lists every setting.
 """
 
@@ -45,6 +47,7 @@ ENDPOINTS = [
     ("POST /api/scenarios/{name}", "run one against this server"),
     ("GET  /api/health /api/background", "alive? wait_until work in flight"),
     ("GET  /api/queue /api/info", "queued confirmations, dead letters; what this server is"),
+    ("POST /api/queue/retry-dead", "every dead letter back in the queue"),
     ("GET  / /registrations /outbox", "the workshop page and the pages to check it against"),
     ("GET  /lesson/{n} /api/lesson", "the page in lesson mode at step n; the steps as JSON"),
     ("GET  /api/fake-runner /static/{file}", "the page's fictional runners and assets"),
@@ -56,9 +59,18 @@ ENDPOINTS_HELP = "endpoints (docs/api.md has the details):\n" + "".join(
 
 
 def knobs_help() -> str:
-    lines = ["demo knobs (environment, or per request: Marathon-Knobs: name=value, ...):"]
+    lines = [
+        "demo knobs (environment, PUT /api/knobs, or per request: Marathon-Knobs: name=value,"
+        " ...; shared ones never per request):"
+    ]
     for k in knobs.describe():
-        lines.append(f"  {k['env']:<34} default {k['default']}: {k['doc']}")
+        if k["scope"] == "shared":
+            scope = ", shared"
+        elif k["request_max"] is not None and k["request_max"] != k["max"]:
+            scope = f", at most {k['request_max']:g} per request"
+        else:
+            scope = ""
+        lines.append(f"  {k['env']:<34} default {k['default']}{scope}: {k['doc']}")
     return "\n".join(lines)
 
 
@@ -185,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--concurrency", type=int, default=4, metavar="N", help="jobs at once (default %(default)s)"
     )
+
+    # `marathon queue ...`: the durable queue's dead letters (docs/queue.md).
+    queue = sub.add_parser(
+        "queue",
+        help="the durable queue: put dead letters back in the queue",
+        description="retry-dead: every dead confirmation (attempts exhausted, or a permanent "
+        "error) goes back in the queue as a new job with the same idempotency key, so an "
+        "email the API had already accepted is not sent twice. Uses DATABASE_URL (or the "
+        "embedded PostgreSQL in MARATHON_DATA_DIR); any running worker delivers them. The "
+        "same over HTTP: POST /api/queue/retry-dead.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    queue.add_argument("action", choices=["retry-dead"], help="what to do")
 
     sandbox = sub.add_parser(
         "sandbox",

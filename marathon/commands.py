@@ -25,6 +25,7 @@ from marathon import (
     jaeger,
     jaeger_query,
     knobs,
+    limits,
     loss_lesson,
     scenarios,
     shutdown,
@@ -66,11 +67,11 @@ def serve(args: argparse.Namespace) -> int:
     _stop_on_sigterm()  # a signal while PostgreSQL starts still unwinds (and stops it)
     try:
         with contextlib.suppress(KeyboardInterrupt), stack.running(Settings.from_env()) as s:
-            app = create_app(s.settings)
+            app = create_app(s.settings.with_(bind_host=args.host))  # beyond loopback: admin token
             log.info("API on http://%s:%d/ (traces: /traces/<id>, /api/services)", host, port)
             # In the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included), and
             # run() returns instead of re-raising the signal (see marathon.shutdown).
-            server = shutdown.Server(uvicorn.Config(app, log_level="info"))
+            server = shutdown.Server(uvicorn.Config(app, log_level="info", **limits.UVICORN))
             server.run(sockets=[sock])
             shutdown.finish()  # before PostgreSQL stops: nothing left to trace after this
     finally:
@@ -198,7 +199,7 @@ def knobs_header(args: argparse.Namespace) -> str | None:
         if getattr(args, name) is not None:
             pairs.append(f"{name}={getattr(args, name)}")
     header = ", ".join(pairs)
-    knobs.parse_overrides(header)
+    knobs.parse_overrides(header, per_request=True)
     return header or None
 
 
@@ -309,3 +310,23 @@ def reset(args: argparse.Namespace) -> int:
     from marathon import reset as reset_
 
     return reset_.run(Settings.from_env(), yes=args.yes)
+
+
+def queue(args: argparse.Namespace) -> int:
+    """`marathon queue retry-dead`: every dead letter back in the queue (the database is
+    shared: any running worker picks them up)."""
+    from marathon import db
+    from marathon import queue as confirmations_queue
+
+    async def retry(url: str) -> int:
+        async with confirmations_queue.connected(url) as (database, jobs):
+            return await confirmations_queue.retry_dead(jobs, database)
+
+    settings = Settings.from_env()
+    with contextlib.ExitStack() as running:
+        url = settings.database_url or running.enter_context(
+            db.embedded_server(settings.data_dir / "pgdata")  # shared with a running server
+        )
+        retried = asyncio.run(retry(url))
+    print(f"{retried} dead letter(s) back in the queue")
+    return 0

@@ -23,7 +23,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from marathon import stack
+from marathon import limits, stack
 from marathon.measure import Measurement, register
 from marathon.settings import Settings
 from marathon.stack import ThreadedServer
@@ -38,7 +38,8 @@ __all__ = ["Comparison", "api_server", "fresh_stack", "html", "render", "run"]
 def api_server(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> ThreadedServer:
     from marathon.app import create_app  # the app serves scenarios, which use this module
 
-    return ThreadedServer(create_app(settings), host=host, port=port)
+    app = create_app(settings.with_(bind_host=host))
+    return ThreadedServer(app, host=host, port=port, **limits.UVICORN)
 
 
 @contextmanager

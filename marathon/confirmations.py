@@ -84,15 +84,16 @@ async def get(db: Database, runner_id: uuid.UUID) -> dict[str, Any] | None:
     return row
 
 
-async def summary(db: Database) -> dict[str, Any]:
-    """Counts by state, and the dead letters with their last error."""
+async def summary(db: Database, dead_offset: int = 0, dead_limit: int = 50) -> dict[str, Any]:
+    """Counts by state, and one page of the dead letters (newest first) with their last error."""
     async with db.pool.connection() as conn:
         cur = await conn.execute("SELECT state, count(*) FROM confirmations GROUP BY state")
         counts: dict[str, int] = {str(r[0]): int(r[1]) for r in await cur.fetchall()}
         rows = conn.cursor(row_factory=dict_row)
         await rows.execute(
             "SELECT runner_id, attempts, last_error, updated_at FROM confirmations"
-            " WHERE state = 'dead' ORDER BY updated_at DESC LIMIT 50"
+            " WHERE state = 'dead' ORDER BY updated_at DESC, runner_id LIMIT %s OFFSET %s",
+            (dead_limit, dead_offset),
         )
         dead = await rows.fetchall()
     return {
@@ -100,6 +101,9 @@ async def summary(db: Database) -> dict[str, Any]:
             state: counts.get(state, 0)
             for state in ("queued", "sending", "retrying", "sent", "dead")
         },
+        "dead_total": counts.get("dead", 0),
+        "dead_offset": dead_offset,
+        "dead_limit": dead_limit,
         "dead_letters": [
             {**d, "runner_id": str(d["runner_id"]), "updated_at": d["updated_at"].isoformat()}
             for d in dead

@@ -6,8 +6,8 @@ import logging
 import random
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from marathon import delay, knobs
 from marathon.registration import Runner
 from marathon.tracing import INSERT_SPAN, RUNNER_ATTR, work_span
 
-__all__ = ["Database", "DatabaseUnavailable", "DuplicateRunner", "embedded_server"]
+__all__ = ["Database", "DatabaseUnavailable", "DuplicateRunner", "Transaction", "embedded_server"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,33 @@ def embedded_server(data_dir: Path, *, ephemeral: bool = False) -> Iterator[str]
         yield str(server.get_uri())
     finally:
         server.cleanup()
+
+
+class Transaction:
+    """One transaction that takes its pool connection on first use, not at `BEGIN`.
+
+    Why: the simulated database latency runs before the first query. Were the connection taken
+    first, a client asking for a long latency would hold a pool connection idle for it, and a
+    few such requests would hold the whole pool hostage.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self._pool = pool
+        self._stack = AsyncExitStack()
+        self._conn: AsyncConnection[Any] | None = None
+
+    async def connection(self) -> AsyncConnection[Any]:
+        if self._conn is None:
+            conn = await self._stack.enter_async_context(self._pool.connection())
+            await self._stack.enter_async_context(conn.transaction())
+            self._conn = conn
+        return self._conn
+
+    async def __aenter__(self) -> Transaction:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        return await self._stack.__aexit__(*exc)  # commit, or roll back on an exception
 
 
 class Database:
@@ -97,22 +124,23 @@ class Database:
                         )
                         log.info("applied migration %s", f.name)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection[Any]]:
-        """One connection in one transaction: commit if the block succeeds, else roll back."""
-        async with self.pool.connection() as conn, conn.transaction():
-            yield conn
+    def transaction(self) -> Transaction:
+        """One transaction: commit if the block succeeds, else roll back. Its connection is
+        taken from the pool at the first query (`await tx.connection()`)."""
+        return Transaction(self.pool)
 
-    async def insert_runner(self, runner: Runner, conn: AsyncConnection[Any] | None = None) -> None:
-        """Store the runner (in `conn`'s transaction if given); `DuplicateRunner` if taken."""
+    async def insert_runner(self, runner: Runner, tx: Transaction | None = None) -> None:
+        """Store the runner (in `tx` if given); `DuplicateRunner` if taken."""
         with work_span(INSERT_SPAN, attributes={RUNNER_ATTR: str(runner.id)}):
             k = knobs.current()
-            # Simulated round trip to a managed database in another zone.
+            # Simulated round trip to a managed database in another zone, before a connection
+            # is taken: the latency never holds a pool connection.
             await delay.sleep(k.db_latency_ms, k.db_latency_spread)
             if random.random() < k.db_failure_rate:  # simulated outage (knob db_failure_rate)
                 raise DatabaseUnavailable("simulated: the database did not answer")
             if random.random() < k.db_duplicate_rate:  # as if the email were taken
                 raise DuplicateRunner(f"runner {runner.id}: email already registered (simulated)")
+            conn = await tx.connection() if tx else None
             async with nullcontext(conn) if conn else self.pool.connection() as c:
                 # ON CONFLICT instead of catching UniqueViolation: that error's text quotes the
                 # email address, and the psycopg span would record it.

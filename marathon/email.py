@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +17,7 @@ from marathon.registration import Runner
 from marathon.settings import Settings
 from marathon.tracing import EMAIL_SPAN, RUNNER_ATTR, work_span
 
-__all__ = ["configure", "send_confirmation"]
+__all__ = ["DuplicateConfirmation", "configure", "send_confirmation"]
 
 # The knobs the sandbox plays out (latency, failures); the API forwards them on every call.
 SANDBOX_KNOBS = (
@@ -55,6 +58,46 @@ class KnobForwardingClient(HTTPXClient):
 _sender = Settings.email_from
 
 
+class DuplicateConfirmation(Exception):
+    """Not sent: this address was confirmed moments ago for another registration."""
+
+
+class RecentAddresses:
+    """With real email, one confirmation per address per window, whatever the strategy.
+
+    The sandbox keeps the concurrent strategy's lesson (a confirmation for a registration that
+    was never stored, once per duplicate); a real inbox must not get 50 emails because 50
+    registrations raced. Addresses are kept hashed, in this process, bounded.
+    """
+
+    def __init__(self, window_s: float = 3600, max_size: int = 100_000) -> None:
+        self.window_s, self.max_size = window_s, max_size
+        self._sent: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def claim(self, runner: Runner) -> None:
+        """Raise `DuplicateConfirmation` if another registration holds the address."""
+        key = hashlib.sha256(runner.email.strip().lower().encode()).hexdigest()
+        now = time.monotonic()
+        while self._sent and next(iter(self._sent.values()))[1] < now - self.window_s:
+            self._sent.popitem(last=False)
+        held = self._sent.get(key)
+        if held and held[0] != str(runner.id):
+            raise DuplicateConfirmation(f"runner {runner.id}: address confirmed recently")
+        self._sent[key] = (str(runner.id), now)
+        self._sent.move_to_end(key)
+        while len(self._sent) > self.max_size:
+            self._sent.popitem(last=False)
+
+    def release(self, runner: Runner) -> None:
+        """The send failed: another registration of the address may try."""
+        key = hashlib.sha256(runner.email.strip().lower().encode()).hexdigest()
+        if self._sent.get(key, ("",))[0] == str(runner.id):
+            del self._sent[key]
+
+
+_recent: RecentAddresses | None = None  # set by `configure` with real email only
+
+
 def configure(settings: Settings) -> None:
     """Point the SDK at the sandbox or at Resend (module-level settings, read on every call)."""
     global _sender
@@ -64,6 +107,8 @@ def configure(settings: Settings) -> None:
         KnobForwardingClient() if settings.uses_sandbox else HTTPXClient()
     )
     _sender = settings.email_from
+    global _recent
+    _recent = None if settings.uses_sandbox else RecentAddresses()
 
 
 def message(runner: Runner) -> dict[str, Any]:
@@ -82,10 +127,18 @@ def message(runner: Runner) -> dict[str, Any]:
 async def send_confirmation(runner: Runner) -> str:
     """Send the confirmation; returns the email id. Raises `resend.exceptions.ResendError`."""
     with work_span(EMAIL_SPAN, attributes={RUNNER_ATTR: str(runner.id)}) as span:
+        recent = _recent
+        if recent:
+            recent.claim(runner)
         # The runner id is the idempotency key: a retry can never send a second email.
-        sent = await resend.Emails.send_async(
-            message(runner),  # type: ignore[arg-type]
-            {"idempotency_key": str(runner.id)},
-        )
+        try:
+            sent = await resend.Emails.send_async(
+                message(runner),  # type: ignore[arg-type]
+                {"idempotency_key": str(runner.id)},
+            )
+        except BaseException:
+            if recent:
+                recent.release(runner)
+            raise
         span.set_attribute("marathon.email_id", sent["id"])
         return str(sent["id"])

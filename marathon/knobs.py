@@ -6,6 +6,11 @@ and can be overridden for one request with a header::
 
     Marathon-Knobs: email_latency_ms=800, db_latency_ms=0
 
+Only *per-request* knobs may be in that header, each within its per-request cap (`request_max`):
+they shape the requester's own latency, failures and lifecycle. *Shared* knobs (the limits every
+client shares: `wait_until` capacity and mode, the queue's retry policy, the workers) change
+only for everyone, at start-up or with `PUT /api/knobs`; a header naming one is a 400.
+
 The effective knobs of a request live in a context variable, so background work started by the
 request (tasks copy the context) keeps the knobs the request had.
 """
@@ -29,6 +34,7 @@ __all__ = [
     "describe",
     "format_overrides",
     "from_env",
+    "is_shared",
     "overrides_of",
     "parse_overrides",
     "set_defaults",
@@ -50,8 +56,26 @@ def _knob(
     lo: float | None = None,
     hi: float | None = None,
     choices: tuple[str, ...] = (),
+    shared: bool = False,
+    request_hi: float | None = None,
 ) -> Any:
-    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices})
+    """`shared`: one value for every client (never from the header); `request_hi`: the most a
+    `Marathon-Knobs` header may ask for (defaults to `hi`)."""
+    return field(
+        default=default,
+        metadata={
+            "doc": doc,
+            "lo": lo,
+            "hi": hi,
+            "choices": choices,
+            "shared": shared,
+            "request_hi": hi if request_hi is None else request_hi,
+        },
+    )
+
+
+# One client's simulated latency may not exceed this (the header's cap on every latency knob).
+REQUEST_LATENCY_MAX_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -60,7 +84,11 @@ class Knobs:
 
     # Database
     db_latency_ms: float = _knob(
-        40.0, lo=0, hi=60_000, doc="Mean latency of the managed database: widens the insert span."
+        40.0,
+        lo=0,
+        hi=60_000,
+        request_hi=REQUEST_LATENCY_MAX_MS,
+        doc="Mean latency of the managed database: widens the insert span.",
     )
     db_latency_spread: float = _knob(
         0.1, lo=0, hi=1, doc="Standard deviation of the database latency, as a fraction of it."
@@ -76,7 +104,11 @@ class Knobs:
     )
     # Email API (played out by the sandbox; the API forwards them with every call)
     email_latency_ms: float = _knob(
-        400.0, lo=0, hi=60_000, doc="Mean latency of the email API: widens the email span."
+        400.0,
+        lo=0,
+        hi=60_000,
+        request_hi=REQUEST_LATENCY_MAX_MS,
+        doc="Mean latency of the email API: widens the email span.",
     )
     email_latency_spread: float = _knob(
         0.1, lo=0, hi=1, doc="Standard deviation of the email latency, as a fraction of it."
@@ -88,7 +120,11 @@ class Knobs:
         0.0, lo=0, hi=1, doc="Share of emails the API answers with 429 and a Retry-After header."
     )
     email_retry_after_s: float = _knob(
-        1.0, lo=0, hi=3600, doc="The Retry-After the email API sends with a 429, in seconds."
+        1.0,
+        lo=0,
+        hi=3600,
+        request_hi=60,
+        doc="The Retry-After the email API sends with a 429, in seconds.",
     )
     email_outage: str = _knob(
         "off", choices=("off", "on"), doc="on: the email API answers every call with 503."
@@ -103,28 +139,44 @@ class Knobs:
     )
     # Background work
     wait_until_max_pending: float = _knob(
-        1000.0, lo=1, hi=1_000_000, doc="How much wait_until work may be pending at once."
+        1000.0,
+        lo=1,
+        hi=1_000_000,
+        shared=True,
+        doc="How much wait_until work may be pending at once.",
     )
     wait_until_when_full: str = _knob(
         "reject",
         choices=("reject", "drop"),
+        shared=True,
         doc="When wait_until is full: reject (503, Retry-After) or drop the work (lost, logged).",
     )
     wait_until_grace_s: float = _knob(
         30.0,
         lo=0,
         hi=600,
+        shared=True,
         doc="How long shutdown (or a serverless instance) waits for wait_until work, then cancels.",
     )
     # Durable queue (the queued strategy)
+    # Defaults retry for minutes (2, 4, 8, 16, 32, then 60 s; 12 attempts: dead after 3.5 to
+    # 7 minutes), so an email outage of a few minutes loses nothing (docs/queue.md).
     queue_max_attempts: float = _knob(
-        5.0, lo=1, hi=50, doc="Attempts at a confirmation before it goes to the dead letters."
+        12.0,
+        lo=1,
+        hi=50,
+        shared=True,
+        doc="Attempts at a confirmation before it goes to the dead letters.",
     )
     queue_retry_base_s: float = _knob(
-        0.5, lo=0, hi=3600, doc="First retry delay; doubles each attempt, with jitter."
+        2.0, lo=0, hi=3600, shared=True, doc="First retry delay; doubles each attempt, with jitter."
     )
     queue_retry_cap_s: float = _knob(
-        30.0, lo=0, hi=86_400, doc="Longest delay between two attempts (Retry-After still wins)."
+        60.0,
+        lo=0,
+        hi=86_400,
+        shared=True,
+        doc="Longest delay between two attempts (Retry-After still wins).",
     )
     queue_enqueue_failure_rate: float = _knob(
         0.0, lo=0, hi=1, doc="Share of enqueues that fail: the whole transaction rolls back."
@@ -135,7 +187,11 @@ class Knobs:
         doc="Job attempts as new traces linked to the request (link) or as its children.",
     )
     worker_stalled_after_s: float = _knob(
-        30.0, lo=0.5, hi=3600, doc="A worker silent this long is dead: its jobs are retried."
+        30.0,
+        lo=0.5,
+        hi=3600,
+        shared=True,
+        doc="A worker silent this long is dead: its jobs are retried.",
     )
     # Lifecycle
     lifecycle: str = _knob(
@@ -174,8 +230,28 @@ def _coerce(name: str, value: Any) -> Any:
     return number
 
 
-def parse_overrides(text: str) -> dict[str, Any]:
-    """Parse `name=value, name=value` (the `Marathon-Knobs` header) into validated overrides."""
+def is_shared(name: str) -> bool:
+    """A knob every client shares: never set by one request's header."""
+    return bool(_FIELDS[name].metadata["shared"]) if name in _FIELDS else False
+
+
+def _per_request(name: str, value: Any) -> Any:
+    if is_shared(name):
+        raise KnobError(
+            f"{name} is shared by every client: it cannot be set per request (only at start-up"
+            f" with {ENV_PREFIX}{name.upper()}, or by the instructor with PUT /api/knobs)"
+        )
+    cap = _FIELDS[name].metadata["request_hi"]
+    if cap is not None and isinstance(value, float) and value > cap:
+        raise KnobError(f"{name} may be at most {cap:g} per request, got {value:g}")
+    return value
+
+
+def parse_overrides(text: str, *, per_request: bool = False) -> dict[str, Any]:
+    """Parse `name=value, name=value` (the `Marathon-Knobs` header) into validated overrides.
+
+    `per_request`: the header's rules too: no shared knob, each value within its request cap.
+    """
     overrides: dict[str, Any] = {}
     for part in text.split(","):
         if not part.strip():
@@ -183,7 +259,8 @@ def parse_overrides(text: str) -> dict[str, Any]:
         name, sep, value = part.partition("=")
         if not sep:
             raise KnobError(f"expected name=value, got {part.strip()!r}")
-        overrides[name.strip()] = _coerce(name.strip(), value.strip())
+        coerced = _coerce(name.strip(), value.strip())
+        overrides[name.strip()] = _per_request(name.strip(), coerced) if per_request else coerced
     return overrides
 
 
@@ -210,9 +287,12 @@ def from_env(environ: Mapping[str, str] | None = None) -> Knobs:
 
 
 def overrides_of(k: Knobs) -> str:
-    """The header form of what differs from the process defaults (what a job must carry)."""
+    """The header form of the per-request knobs that differ from the process defaults: what a
+    job carries to its worker (never the shared retry policy: that is the worker's own)."""
     base = defaults().as_dict()
-    changed = tuple(name for name, value in k.as_dict().items() if base[name] != value)
+    changed = tuple(
+        name for name, value in k.as_dict().items() if base[name] != value and not is_shared(name)
+    )
     return format_overrides(k, changed)
 
 
@@ -226,6 +306,8 @@ def describe() -> list[dict[str, Any]]:
             "min": f.metadata["lo"],
             "max": f.metadata["hi"],
             "choices": list(f.metadata["choices"]),
+            "scope": "shared" if f.metadata["shared"] else "request",
+            "request_max": None if f.metadata["shared"] else f.metadata["request_hi"],
             "doc": f.metadata["doc"],
         }
         for f in _FIELDS.values()

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import procrastinate
 from opentelemetry import trace
@@ -31,11 +30,10 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
-from psycopg import AsyncConnection
 from resend.exceptions import ResendError
 
 from marathon import confirmations, email, knobs
-from marathon.db import Database
+from marathon.db import Database, Transaction
 from marathon.registration import Runner
 from marathon.tracing import RUNNER_ATTR, instrumentation_enabled, scrub, work_span, working_for
 
@@ -46,6 +44,8 @@ __all__ = [
     "create_queue",
     "enqueue",
     "ensure_schema",
+    "give_up_horizon",
+    "retry_dead",
     "retry_delay",
     "run_worker",
 ]
@@ -84,6 +84,16 @@ def retry_delay(exc: BaseException, attempt: int, k: knobs.Knobs) -> float | Non
     return float(max(retry_after, backoff / 2 + random.uniform(0, backoff / 2)))
 
 
+def give_up_horizon(k: knobs.Knobs) -> tuple[float, float]:
+    """The shortest and longest wait, in seconds, from the first attempt to the dead letters
+    when every attempt fails with a 5xx (jitter puts each delay between half and all of it)."""
+    delays = [
+        min(k.queue_retry_cap_s, k.queue_retry_base_s * 2 ** (attempt - 1))
+        for attempt in range(1, int(k.queue_max_attempts))
+    ]
+    return sum(delays) / 2, float(sum(delays))
+
+
 def _retry_after(value: str | None) -> float:
     if not value:
         return 0.0
@@ -109,7 +119,10 @@ async def send_confirmation_job(
     db: Database = context.additional_context["db"]
     rid = uuid.UUID(runner_id)
     attempt = (context.job.attempts or 0) + 1
-    k = knobs.defaults().replace(knobs.parse_overrides(knob_overrides))
+    # Only the request's own knobs: the retry policy and limits are the worker's (shared), even
+    # for a job enqueued by an older version that carried them.
+    carried = knobs.parse_overrides(knob_overrides)
+    k = knobs.defaults().replace({n: v for n, v in carried.items() if not knobs.is_shared(n)})
     request = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
     request_span = trace.get_current_span(request).get_span_context()
     if k.queue_trace_model == "child":
@@ -164,14 +177,15 @@ def create_queue(database_url: str) -> procrastinate.App:
     return app
 
 
-async def enqueue(queue: procrastinate.App, runner: Runner, conn: AsyncConnection[Any]) -> None:
-    """Defer the confirmation in `conn`'s transaction, with the request's context and knobs."""
+async def enqueue(queue: procrastinate.App, runner: Runner, tx: Transaction) -> None:
+    """Defer the confirmation in `tx`, with the request's context and per-request knobs."""
     request = trace.get_current_span()  # the request span: attempts will link to it
     carrier: dict[str, str] = {}
     TraceContextTextMapPropagator().inject(carrier, trace.set_span_in_context(request))
     with work_span(ENQUEUE_SPAN, kind=SpanKind.PRODUCER, attributes={RUNNER_ATTR: str(runner.id)}):
         if random.random() < knobs.current().queue_enqueue_failure_rate:
             raise QueueUnavailable("simulated: the job could not be enqueued")
+        conn = await tx.connection()
         job_id = (
             await queue.tasks[TASK]
             .configure(connection=conn)
@@ -185,10 +199,35 @@ async def enqueue(queue: procrastinate.App, runner: Runner, conn: AsyncConnectio
         await confirmations.record_enqueued(conn, runner.id, job_id, trace_id)
 
 
+async def retry_dead(queue: procrastinate.App, db: Database) -> int:
+    """Every dead letter back in the queue, as a new job with its old job's arguments (the same
+    runner id, so the same idempotency key: an email the API had accepted is not sent twice).
+    Returns how many."""
+    retried = 0
+    async with db.transaction() as tx:
+        conn = await tx.connection()
+        cur = await conn.execute(
+            "SELECT c.runner_id, j.args FROM confirmations c"
+            " JOIN procrastinate_jobs j ON j.id = c.job_id WHERE c.state = 'dead'"
+            " ORDER BY c.updated_at FOR UPDATE OF c"
+        )
+        for runner_id, args in await cur.fetchall():
+            job_id = await queue.tasks[TASK].configure(connection=conn).defer_async(**args)
+            await conn.execute(
+                "UPDATE confirmations SET state = 'queued', job_id = %s, attempts = 0,"
+                " next_attempt_at = NULL, updated_at = now() WHERE runner_id = %s",
+                (job_id, runner_id),
+            )
+            retried += 1
+    if retried:
+        log.info("%d dead letter(s) back in the queue", retried)
+    return retried
+
+
 async def ensure_schema(queue: procrastinate.App, db: Database) -> None:
     """Procrastinate's tables, once (API and workers may start together: one lock)."""
     with suppress_instrumentation():
-        async with db.transaction() as conn:
+        async with db.pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('marathon-queue-schema'))")
             cur = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
             row = await cur.fetchone()

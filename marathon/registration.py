@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import time
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from marathon import addresses
 
 __all__ = ["DISTANCES", "FieldError", "Runner", "parse", "uuid7"]
 
@@ -18,11 +20,16 @@ MAX_BODY_BYTES = 16 * 1024
 _FIELDS = {
     "firstName": ("first_name", 100),
     "lastName": ("last_name", 100),
-    "email": ("email", 254),
+    "email": ("email", addresses.MAX_LENGTH),
     "address": ("address", 500),
     "distance": ("distance", 10),
 }
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+def _has_control(value: str) -> bool:
+    """NUL and other control or format characters (Unicode Cc, Cf, Cs): PostgreSQL refuses
+    NUL, and the others hide text from the people who read it."""
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value)
 
 
 @dataclass(frozen=True)
@@ -75,10 +82,12 @@ def parse(body: Any) -> Runner | list[FieldError]:
             errors.append(FieldError(key, "must not be empty"))
         elif len(value) > max_len:
             errors.append(FieldError(key, f"must be at most {max_len} characters"))
+        elif _has_control(value):
+            errors.append(FieldError(key, "must not contain control characters"))
         else:
             values[attr] = value.strip()
-    if "email" in values and not _EMAIL.match(values["email"]):
-        errors.append(FieldError("email", "must be an email address like name@example.com"))
+    if "email" in values and (why := addresses.problem(values["email"])):
+        errors.append(FieldError("email", f"must be an email address like name@example.com: {why}"))
     if "distance" in values and values["distance"] not in DISTANCES:
         errors.append(FieldError("distance", f"must be one of {', '.join(DISTANCES)}"))
     if errors:

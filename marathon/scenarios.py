@@ -5,8 +5,9 @@ trace, the log. The verdicts are computed from those outcomes, never written in 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
@@ -15,7 +16,6 @@ from marathon.compare import Comparison
 from marathon.compare import run as run_compare
 from marathon.confirmations import FINAL
 from marathon.measure import Measurement, background_failures, observe, post, register
-from marathon.stack import ThreadedServer
 from marathon.strategies import STRATEGIES
 
 __all__ = ["SCENARIOS", "Scenario", "ScenarioUnavailable", "run", "verdict"]
@@ -111,32 +111,56 @@ def verdict(m: Measurement) -> str:
     return f"{told}; " + "; ".join(facts)
 
 
+class Instance(Protocol):
+    """A server the scenario may stop: `stack.ThreadedServer` (this process) or
+    `server_process.ServerProcess` (its own process)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def start(self) -> Instance: ...
+
+    def stop(self) -> None: ...
+
+
 # Make a server that shares the target's database and email API, not yet started.
-InstanceFactory = Callable[[], ThreadedServer]
+InstanceFactory = Callable[[], Instance]
 
 
 def _shutdown_runs(
     base_url: str, strategies: Sequence[str], header: str, instance: InstanceFactory
 ) -> dict[str, list[Measurement]]:
     runs: dict[str, list[Measurement]] = {}
-    with httpx.Client(base_url=base_url, timeout=60) as observer:
-        for strategy in strategies:
-            failures = background_failures(observer)
-            server = instance().start()
-            with httpx.Client(base_url=server.url, timeout=60) as client:
-                m = post(client, strategy, knobs_header=header)
-            server.stop()  # what uvicorn does on SIGTERM: finish requests, drain, close the loop
-            observe(observer, m)  # same process, database and sandbox: the outcome is visible
-            m.logged = background_failures(observer) > failures
-            runs[strategy] = [m]
+    servers = [instance() for _ in strategies]
+    try:
+        for server in servers:  # a server process takes seconds to start: side by side
+            getattr(server, "launch", lambda: None)()
+        with httpx.Client(base_url=base_url, timeout=60) as observer:
+            for strategy, server in zip(strategies, servers, strict=True):
+                failures = background_failures(observer)
+                server.start()
+                with httpx.Client(base_url=server.url, timeout=60) as client:
+                    m = post(client, strategy, knobs_header=header)
+                server.stop()  # as on SIGTERM: finish requests, drain, close the loop
+                # Same database and sandbox: the outcome is visible from here. A server in
+                # another process took its traces (and its log of failures) with it.
+                separate = getattr(server, "separate_process", False)
+                trace_id, m.trace_id = m.trace_id, None if separate else m.trace_id
+                observe(observer, m)
+                m.trace_id = trace_id
+                m.logged = background_failures(observer) > failures
+                runs[strategy] = [m]
+    finally:
+        for server in servers:  # idempotent: whatever a failure left running
+            server.stop()
     return runs
 
 
 def _fault_runs(
-    scenario: Scenario, base_url: str, strategies: Sequence[str]
+    scenario: Scenario, base_url: str, strategies: Sequence[str], headers: Mapping[str, str]
 ) -> dict[str, list[Measurement]]:
     fault = dict(scenario.fault)
-    with httpx.Client(base_url=base_url, timeout=60) as client:
+    with httpx.Client(base_url=base_url, timeout=60, headers=dict(headers)) as client:
         before = client.get("/api/knobs").json()["knobs"]
         client.put("/api/knobs", json=fault).raise_for_status()
         try:
@@ -158,8 +182,12 @@ def run(
     strategies: Sequence[str] = tuple(STRATEGIES),
     *,
     instance: InstanceFactory | None = None,
+    admin_headers: Mapping[str, str] | None = None,
 ) -> Comparison:
-    """Run the scenario against a server and judge each strategy from the outcomes."""
+    """Run the scenario against a server and judge each strategy from the outcomes.
+
+    A fault is set with `PUT /api/knobs` and put back, also if the runs fail; `admin_headers`
+    (the instructor's `Authorization`) go with those calls."""
     if scenario.shutdown:
         if instance is None:
             raise ScenarioUnavailable(
@@ -170,7 +198,9 @@ def run(
         comparison.runs = _shutdown_runs(base_url, strategies, scenario.knobs, instance)
     elif scenario.fault:
         comparison = Comparison(
-            base_url, scenario.knobs, _fault_runs(scenario, base_url, strategies)
+            base_url,
+            scenario.knobs,
+            _fault_runs(scenario, base_url, strategies, admin_headers or {}),
         )
     elif scenario.duplicate:
         taken = fake.runner()

@@ -15,6 +15,7 @@
 | `JAEGER_QUERY_URL` | unset | where `marathon` reads traces from a real Jaeger |
 | `MARATHON_WORKER` | `on` | `off`: this process runs no queue worker (run `marathon worker`) |
 | `MARATHON_KNOBS` | `on` | `off`: no run-time (`PUT /api/knobs`) or per-request knob changes |
+| `MARATHON_ADMIN_TOKEN` | unset | the instructor's token for shared changes beyond loopback |
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ class Settings:
     jaeger_query_url: str | None = None
     knobs_mutable: bool = True
     worker_in_process: bool = True
+    admin_token: str | None = None
+    # Where the server listens (set by `serve`/`demo`, not the environment): beyond loopback,
+    # shared changes need `admin_token`.
+    bind_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +88,7 @@ class Settings:
             jaeger_query_url=(env.get("JAEGER_QUERY_URL") or "").rstrip("/") or None,
             knobs_mutable=_on_off("MARATHON_KNOBS", env.get("MARATHON_KNOBS")),
             worker_in_process=_on_off("MARATHON_WORKER", env.get("MARATHON_WORKER")),
+            admin_token=env.get("MARATHON_ADMIN_TOKEN") or None,
         )
 
     @property

@@ -62,7 +62,8 @@ class ThreadedServer:
     def stop(self, timeout: float = 90) -> None:
         """What SIGTERM does to uvicorn: stop accepting, finish requests, run the shutdown."""
         self.server.should_exit = True
-        self.thread.join(timeout)
+        if self.thread.ident is not None:  # never started: nothing to join, still close
+            self.thread.join(timeout)
         self.sock.close()
 
     def __enter__(self) -> ThreadedServer:

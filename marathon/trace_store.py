@@ -9,7 +9,11 @@ from collections.abc import Callable
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-__all__ = ["TraceStore"]
+__all__ = ["MAX_SPANS_PER_TRACE", "TraceStore"]
+
+# A registration's trace has a dozen spans; a client that sends one fixed `traceparent` with
+# every request would otherwise grow one trace without bound (20,000 requests: 162 MB).
+MAX_SPANS_PER_TRACE = 1000
 
 
 # A span with one of these makes its trace a registration's (the request, or a queue attempt).
@@ -26,8 +30,9 @@ class TraceStore(SpanProcessor):
     that is not a registration's (noise, should any appear), and only then the oldest trace.
     """
 
-    def __init__(self, limit: int = 200) -> None:
-        self.limit = limit
+    def __init__(self, limit: int = 200, max_spans: int = MAX_SPANS_PER_TRACE) -> None:
+        self.limit, self.max_spans = limit, max_spans
+        self.dropped = 0  # spans not kept because their trace was full
         self._lock = threading.Lock()
         self._traces: OrderedDict[int, list[ReadableSpan]] = OrderedDict()
         self._running: defaultdict[int, int] = defaultdict(int)
@@ -46,8 +51,11 @@ class TraceStore(SpanProcessor):
         trace_id = span.context.trace_id if span.context else 0
         with self._lock:
             if trace_id in self._traces:
-                self._traces[trace_id].append(span)
                 self._running[trace_id] -= 1
+                if len(self._traces[trace_id]) < self.max_spans:
+                    self._traces[trace_id].append(span)
+                else:
+                    self.dropped += 1
                 self._mark(trace_id, span)
 
     def _mark(self, trace_id: int, span: ReadableSpan) -> None:

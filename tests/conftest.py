@@ -67,6 +67,11 @@ def default_knobs() -> Iterator[None]:
     knobs.set_defaults(knobs.Knobs())
 
 
+def share(**values: Any) -> None:
+    """Set shared knobs for this test (a header may not): `default_knobs` resets them after."""
+    knobs.set_defaults(knobs.defaults().replace(values))
+
+
 @pytest.fixture
 def quiet_gc() -> Iterator[None]:
     """For tests that time requests: late in the suite this process holds a large heap, and a

@@ -37,6 +37,6 @@ async def test_registrations_survive_a_restart(tmp_path: Path) -> None:
                 await db.insert_runner(replace(runner, id=uuid7()))  # same email
             async with db.pool.connection() as conn:
                 cur = await conn.execute("SELECT count(*) FROM schema_migrations")
-                assert (await cur.fetchone()) == (2,)  # runners, confirmations
+                assert (await cur.fetchone()) == (3,)  # runners, confirmations, notify
         finally:
             await db.close()

@@ -10,7 +10,7 @@ import pytest
 
 from marathon import fake, tracing
 from marathon.stack import ThreadedServer
-from tests.conftest import count_runners, outbox, settled, trace_id_of
+from tests.conftest import count_runners, outbox, settled, share, trace_id_of
 
 pytestmark = pytest.mark.anyio
 
@@ -51,9 +51,9 @@ async def test_serverless_keeps_wait_until_work_for_the_grace_period(
 async def test_serverless_cancels_wait_until_work_after_the_grace_period(
     client: httpx.AsyncClient, sandbox: ThreadedServer
 ) -> None:
-    knobs = SERVERLESS + ", wait_until_grace_s=0.1"
+    share(wait_until_grace_s=0.1)  # shared: the instructor's, not the header's
     r = await client.post(
-        "/api/marathon/wait-until", json=fake.runner(), headers={"Marathon-Knobs": knobs}
+        "/api/marathon/wait-until", json=fake.runner(), headers={"Marathon-Knobs": SERVERLESS}
     )
     trace = await settled(trace_id_of(r))
     description = trace.one(tracing.EMAIL_SPAN).status.description
@@ -68,8 +68,9 @@ async def test_serverless_cancels_wait_until_work_after_the_grace_period(
 async def test_a_full_wait_until_rejects_before_anything_is_written(
     client: httpx.AsyncClient, pg_url: str
 ) -> None:
-    knobs = "wait_until_max_pending=2, email_latency_ms=400, db_latency_ms=5"
-    slow = "wait_until_max_pending=2, email_latency_ms=1500, db_latency_ms=1500"
+    share(wait_until_max_pending=2)
+    knobs = "email_latency_ms=400, db_latency_ms=5"
+    slow = "email_latency_ms=1500, db_latency_ms=1500"
     first = await client.post(
         "/api/marathon/concurrent", json=fake.runner(), headers={"Marathon-Knobs": slow}
     )  # two pieces pending for 1.5 s
@@ -93,9 +94,8 @@ async def test_a_full_wait_until_rejects_before_anything_is_written(
 async def test_a_full_wait_until_can_drop_instead(
     client: httpx.AsyncClient, sandbox: ThreadedServer
 ) -> None:
-    knobs = (
-        "wait_until_max_pending=2, wait_until_when_full=drop, email_latency_ms=400, db_latency_ms=5"
-    )
+    share(wait_until_max_pending=2, wait_until_when_full="drop")
+    knobs = "email_latency_ms=400, db_latency_ms=5"
     await client.post(
         "/api/marathon/concurrent", json=fake.runner(), headers={"Marathon-Knobs": knobs}
     )

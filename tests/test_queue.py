@@ -18,13 +18,14 @@ from marathon import fake, tracing
 from marathon.app import create_app
 from marathon.settings import Settings
 from marathon.stack import ThreadedServer
-from tests.conftest import count_runners, outbox
+from tests.conftest import count_runners, outbox, share
 
-FAST_RETRY = "queue_retry_base_s=0.05, email_latency_ms=20, db_latency_ms=5"
+FAST_RETRY = "email_latency_ms=20, db_latency_ms=5"
 
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[ThreadedServer]:
+    share(queue_retry_base_s=0.05)  # the retry policy is shared: not the header's to set
     with ThreadedServer(create_app(settings)) as server:  # with its in-process worker
         yield server
 
@@ -127,7 +128,8 @@ def test_a_permanent_4xx_goes_to_the_dead_letters_without_retries(
 
 
 def test_attempts_run_out_into_the_dead_letters(api: ThreadedServer) -> None:
-    r = _register(api, f"{FAST_RETRY}, email_fail_first=10, queue_max_attempts=3")
+    share(queue_max_attempts=3)
+    r = _register(api, f"{FAST_RETRY}, email_fail_first=10")
     status = _final(api, r.json()["id"])
     assert status["email"]["state"] == "dead" and status["email"]["attempts"] == 3
     assert "Simulated failure 3" in status["email"]["last_error"]
@@ -194,7 +196,8 @@ def test_the_child_model_puts_attempts_in_the_request_trace(api: ThreadedServer)
 
 
 def test_the_event_stream_reports_the_real_states_in_order(api: ThreadedServer) -> None:
-    r = _register(api, f"{FAST_RETRY}, email_fail_first=1, queue_retry_base_s=0.5")
+    share(queue_retry_base_s=0.5)
+    r = _register(api, f"{FAST_RETRY}, email_fail_first=1")
     runner_id = r.json()["id"]
     states = []
     with httpx.stream("GET", f"{api.url}/api/registrations/{runner_id}/events", timeout=30) as s:

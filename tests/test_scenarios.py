@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -103,11 +105,23 @@ def test_shutdown_needs_a_server_it_may_stop(api: ThreadedServer) -> None:
 
 
 def test_the_api_lists_and_runs_scenarios(api: ThreadedServer) -> None:
+    """Over HTTP, shutdown-mid-flight stops servers in processes of their own: this server
+    keeps every thread, log handler and logger it had."""
+
+    def ours() -> set[str]:  # anyio's idle worker threads come and go on their own
+        return {t.name for t in threading.enumerate() if "AnyIO worker" not in t.name}
+
+    threads, handlers = ours(), list(logging.getLogger().handlers)
+    access = logging.getLogger("uvicorn.access").disabled
     listed = httpx.get(f"{api.url}/api/scenarios").json()
     assert [s["name"] for s in listed] == list(SCENARIOS)
     assert httpx.post(f"{api.url}/api/scenarios/nope").status_code == 404
-    r = httpx.post(f"{api.url}/api/scenarios/shutdown-mid-flight", timeout=120)
+    r = httpx.post(f"{api.url}/api/scenarios/shutdown-mid-flight", timeout=180)
     assert r.status_code == 200, r.text
     rows = {s["strategy"]: s for s in r.json()["strategies"]}
-    assert rows["fire-and-forget"]["delivered"] is False
-    assert rows["wait-until"]["delivered"] is True and rows["wait-until"]["verdict"]
+    assert rows["fire-and-forget"]["stored"] and rows["fire-and-forget"]["delivered"] is False
+    assert all(rows[n]["delivered"] for n in ("sequential", "concurrent", "wait-until"))
+    assert rows["wait-until"]["verdict"]
+    assert ours() == threads
+    assert logging.getLogger().handlers == handlers
+    assert logging.getLogger("uvicorn.access").disabled == access

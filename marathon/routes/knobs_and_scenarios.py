@@ -1,18 +1,30 @@
-"""The lesson's levers over HTTP: the knobs at run time, and the failure scenarios."""
+"""The lesson's levers over HTTP: the knobs at run time, and the failure scenarios.
+
+Both change what every learner on this server shares: beyond loopback they need the
+instructor's token (`marathon.admin`). Scenarios run one at a time.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import anyio
 from litestar import Request, delete, get, post, put
 from litestar.datastructures import State
-from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.params import FromPath, JSONBody
 
 from marathon import knobs, scenarios
-from marathon.stack import ThreadedServer
+from marathon.admin import require_admin
+from marathon.compare import Comparison
+from marathon.server_process import ServerProcess
 
 __all__ = ["ROUTES"]
 
@@ -35,8 +47,11 @@ async def get_knobs(state: State) -> dict[str, Any]:
 
 
 @put("/api/knobs")
-async def put_knobs(state: State, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+async def put_knobs(
+    request: Request[Any, Any, State], state: State, data: JSONBody[dict[str, Any]]
+) -> dict[str, Any]:
     """Change knobs for every later request; unknown names or bad values are a 400."""
+    require_admin(request)
     if not state.settings.knobs_mutable:
         raise PermissionDeniedException(detail="Knob changes are disabled (MARATHON_KNOBS=off)")
     try:
@@ -54,8 +69,9 @@ async def put_knobs(state: State, data: JSONBody[dict[str, Any]]) -> dict[str, A
 
 
 @delete("/api/knobs", status_code=200)
-async def reset_knobs(state: State) -> dict[str, Any]:
+async def reset_knobs(request: Request[Any, Any, State], state: State) -> dict[str, Any]:
     """Back to the knobs the process started with."""
+    require_admin(request)
     if not state.settings.knobs_mutable:
         raise PermissionDeniedException(detail="Knob changes are disabled (MARATHON_KNOBS=off)")
     knobs.set_defaults(state.startup_knobs)
@@ -75,24 +91,47 @@ async def list_scenarios() -> list[dict[str, Any]]:
 async def run_scenario(
     request: Request[Any, Any, State], state: State, name: FromPath[str]
 ) -> dict[str, Any]:
-    """Run a scenario against this server; answers when every strategy's work has settled."""
+    """Run a scenario against this server; answers when every strategy's work has settled.
+    One at a time: a second gets 409 naming the one running."""
+    require_admin(request)
     scenario = scenarios.SCENARIOS.get(name)
     if scenario is None:
         raise NotFoundException(detail=f"no scenario {name!r}; see GET /api/scenarios")
     if not state.settings.knobs_mutable:
         raise PermissionDeniedException(detail="Scenarios set knobs (MARATHON_KNOBS=off)")
-    base_url = str(request.base_url).rstrip("/")
+    running = state.get("scenario_running")
+    if running:  # checked and set with no await between: one event loop, no race
+        raise HTTPException(
+            status_code=409,
+            detail=f"Scenario {running[0]!r} is running (for {time.monotonic() - running[1]:.0f}"
+            " s); scenarios run one at a time, try again when it ends",
+            extra={"running": running[0]},
+        )
+    state.scenario_running = (name, time.monotonic())
+    try:
+        # Ourselves over loopback, never the Host header a client sent (it could point
+        # anywhere, and the instructor's token goes with these calls).
+        server = request.scope.get("server")
+        base_url = f"http://127.0.0.1:{server[1] if server and server[1] else 80}"
+        token = state.settings.admin_token
+        settings = state.settings
 
-    def instance() -> ThreadedServer:  # for shutdown-mid-flight: a server it may stop
-        from marathon.app import create_app
+        def run() -> Comparison:
+            return scenarios.run(
+                scenario,
+                base_url,
+                instance=lambda: ServerProcess(settings),  # a process of its own to stop
+                admin_headers={"Authorization": f"Bearer {token}"} if token else None,
+            )
 
-        return ThreadedServer(create_app(state.settings.with_(worker_in_process=False)))
-
-    comparison = await anyio.to_thread.run_sync(
-        lambda: scenarios.run(scenario, base_url, instance=instance)
-    )
+        # Not cancellable: a client that hangs up cannot release the lock while the thread
+        # still runs, nor skip the restore of what the scenario changed.
+        comparison = await anyio.to_thread.run_sync(run)
+    finally:
+        state.scenario_running = None
     comparison.jaeger_ui_url = state.settings.jaeger_ui_url
-    return comparison.as_json()
+    result: dict[str, Any] = comparison.as_json()
+    return result
 
 
 ROUTES = [get_knobs, put_knobs, reset_knobs, list_scenarios, run_scenario]

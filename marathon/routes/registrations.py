@@ -4,6 +4,7 @@ client can ask about a registration afterwards."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -16,6 +17,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, PermissionDeniedException, ValidationException
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from opentelemetry import trace
@@ -25,16 +27,23 @@ from resend.exceptions import ResendError
 
 from marathon import confirmations, knobs, lifecycle, queue, registration, tracing
 from marathon.background import BackgroundFull
+from marathon.changes import Changes, TooManyStreams
 from marathon.db import DatabaseUnavailable, DuplicateRunner
+from marathon.routes import registration_openapi
+from marathon.routes.registration_openapi import Problem, RegistrationOperation
 from marathon.settings import Settings
-from marathon.strategies import LESSONS, Strategy
+from marathon.strategies import ACCEPTED, CREATED, LESSONS, Strategy
 
 __all__ = ["ROUTES", "registration_endpoint"]
 
 log = logging.getLogger(__name__)
 
-SSE_POLL_S, SSE_LIMIT_S = 0.1, 300.0
+SSE_FALLBACK_S, SSE_LIMIT_S = 5.0, 300.0
 
+
+# The status each built-in strategy answers on success (the OpenAPI document says it); an
+# exercise's own strategy is documented as 201.
+SUCCESS_STATUS = {"concurrent": ACCEPTED, "queued": ACCEPTED}
 
 _logged_overrides: set[str] = set()
 
@@ -49,7 +58,7 @@ def request_knobs(request: Request[Any, Any, State]) -> knobs.Knobs:
             detail=f"{knobs.HEADER} is disabled on this deployment (MARATHON_KNOBS=off)"
         )
     try:
-        overrides = knobs.parse_overrides(header)
+        overrides = knobs.parse_overrides(header, per_request=True)
     except knobs.KnobError as e:
         raise ValidationException(
             detail=f"Invalid {knobs.HEADER} header",
@@ -62,7 +71,23 @@ def request_knobs(request: Request[Any, Any, State]) -> knobs.Knobs:
     return knobs.defaults().replace(overrides)
 
 
+def require_json(request: Request[Any, Any, State]) -> None:
+    """415 unless the body says it is JSON. A browser sends `text/plain`, a form or no type
+    cross-site without asking (no CORS preflight); `application/json` needs one, and this API
+    grants none: another site cannot make a visitor's browser register someone."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise HTTPException(
+            status_code=415,
+            detail="A registration must be sent as Content-Type: application/json",
+            extra=[
+                {"key": "Content-Type", "message": "must be application/json", "source": "header"}
+            ],
+        )
+
+
 async def read_runner(request: Request[Any, Any, State]) -> registration.Runner:
+    require_json(request)
     try:
         body = await request.json()
     except HTTPException:
@@ -83,11 +108,16 @@ async def read_runner(request: Request[Any, Any, State]) -> registration.Runner:
 def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
     """`POST /api/marathon/<name>`: the same validation and errors around each strategy."""
 
+    success = SUCCESS_STATUS.get(name, CREATED)
+
     @post(
         f"/api/marathon/{name}",
         name=name,
         summary=LESSONS.get(name, name),
         request_max_body_size=registration.MAX_BODY_BYTES,
+        status_code=success,
+        operation_class=RegistrationOperation,
+        responses=registration_openapi.responses(success),
     )
     async def register(request: Request[Any, Any, State], state: State) -> Response[Any]:
         span = trace.get_current_span()
@@ -167,36 +197,67 @@ async def _status(state: State, runner_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
-@get("/api/registrations/{runner_id:uuid}")
+# A path that is not a UUID matches no route: Litestar answers 404.
+NOT_FOUND = {404: ResponseSpec(data_container=Problem, description="Not a registration id")}
+
+
+@get("/api/registrations/{runner_id:uuid}", responses=NOT_FOUND)
 async def registration_status(state: State, runner_id: FromPath[uuid.UUID]) -> dict[str, Any]:
     """What really happened to a registration: the row, the email, and for a queued one the
     confirmation's state (queued, sending, retrying, sent, dead), attempts and trace ids."""
     return await _status(state, runner_id)
 
 
-@get("/api/registrations/{runner_id:uuid}/events")
+@get(
+    "/api/registrations/{runner_id:uuid}/events",
+    responses={
+        **NOT_FOUND,
+        503: ResponseSpec(data_container=Problem, description="Too many status streams open"),
+    },
+)
 async def registration_events(state: State, runner_id: FromPath[uuid.UUID]) -> ServerSentEvent:
-    """The same status as server-sent events, one per change, until a final state."""
+    """The same status as server-sent events, one per change, until a final state. Woken by
+    the database's NOTIFY, not by polling; at most `changes.MAX_STREAMS` at once (then 503)."""
+    changes: Changes = state.changes
+    if changes.streams >= changes.max_streams:
+        raise HTTPException(
+            status_code=503,
+            detail=f"Too many status streams open (at most {changes.max_streams}); poll"
+            f" /api/registrations/{runner_id} instead, or try again shortly",
+            headers={"Retry-After": "5"},
+        )
 
-    async def changes() -> AsyncIterator[ServerSentEventMessage]:
+    async def stream() -> AsyncIterator[ServerSentEventMessage]:
         last = None
         deadline = asyncio.get_running_loop().time() + SSE_LIMIT_S
-        while asyncio.get_running_loop().time() < deadline:
-            status = await _status(state, runner_id)
-            current = (
-                status["stored"],
-                status["email"].get("state"),
-                status["email"].get("attempts"),
-                status["email"]["delivered"],
-            )
-            if current != last:
-                last = current
-                yield ServerSentEventMessage(data=json.dumps(status), event="status")
-            if status["email"].get("state", "sent") in confirmations.FINAL:
-                return
-            await asyncio.sleep(SSE_POLL_S)
+        async with changes.watch(str(runner_id)) as changed:
+            while asyncio.get_running_loop().time() < deadline:
+                status = await _status(state, runner_id)
+                current = (
+                    status["stored"],
+                    status["email"].get("state"),
+                    status["email"].get("attempts"),
+                    status["email"]["delivered"],
+                )
+                if current != last:
+                    last = current
+                    yield ServerSentEventMessage(data=json.dumps(status), event="status")
+                if status["email"].get("state", "sent") in confirmations.FINAL:
+                    return
+                # Until the next NOTIFY for this runner (the fallback only covers the sandbox's
+                # delivery flag, which the database does not announce).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), SSE_FALLBACK_S)
+                changed.clear()
 
-    return ServerSentEvent(changes())
+    async def capped() -> AsyncIterator[ServerSentEventMessage]:
+        try:
+            async for message in stream():
+                yield message
+        except TooManyStreams:
+            return  # lost the race for the last slot: an empty stream
+
+    return ServerSentEvent(capped())
 
 
 ROUTES = [registration_status, registration_events]

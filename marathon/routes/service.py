@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import get
+from litestar import Request, get, post
 from litestar.datastructures import State
+from litestar.params import Parameter
 
-from marathon import confirmations, knobs
+from marathon import confirmations, knobs, queue
+from marathon.admin import require_admin
 from marathon.background import Background
 from marathon.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES
 
 __all__ = ["ROUTES"]
+
+MAX_DEAD_PAGE = 500
 
 
 @get("/api/health")
@@ -34,9 +38,21 @@ async def background_status(state: State) -> dict[str, int]:
 
 
 @get("/api/queue")
-async def queue_summary(state: State) -> dict[str, Any]:
-    """Queued confirmations by state, and the dead letters with their last error."""
-    return await confirmations.summary(state.db)
+async def queue_summary(
+    state: State,
+    dead_offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
+    dead_limit: Annotated[int, Parameter(ge=1, le=MAX_DEAD_PAGE)] = 50,
+) -> dict[str, Any]:
+    """Queued confirmations by state, and a page of the dead letters (all of them, page by
+    page: `dead_total` says how many) with their last error."""
+    return await confirmations.summary(state.db, dead_offset, dead_limit)
+
+
+@post("/api/queue/retry-dead", status_code=200)
+async def retry_dead(request: Request[Any, Any, State], state: State) -> dict[str, int]:
+    """Every dead letter back in the queue (an instructor's change beyond loopback)."""
+    require_admin(request)
+    return {"retried": await queue.retry_dead(state.jobs, state.db)}
 
 
 @get("/api/info")
@@ -58,4 +74,4 @@ async def info(state: State) -> dict[str, Any]:
     }
 
 
-ROUTES = [health, background_status, queue_summary, info]
+ROUTES = [health, background_status, queue_summary, retry_dead, info]

@@ -1,0 +1,74 @@
+"""Who is watching which registration, woken by PostgreSQL's LISTEN/NOTIFY.
+
+A status stream (`GET /api/registrations/{id}/events`) used to poll the database every 100 ms:
+200 streams were 2,000 queries a second, and everyone's registrations slowed down. Now one
+connection LISTENs on `marathon_confirmations` (a trigger NOTIFYs every change of a
+confirmation, migration 003) and wakes only the streams of that runner. Streams are capped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+__all__ = ["CHANNEL", "MAX_STREAMS", "Changes", "TooManyStreams"]
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "marathon_confirmations"
+MAX_STREAMS = 100  # open status streams per server; more: 503 with Retry-After
+
+
+class TooManyStreams(Exception):
+    """Already `MAX_STREAMS` status streams open."""
+
+
+class Changes:
+    """One LISTEN connection, many watchers."""
+
+    def __init__(self, max_streams: int = MAX_STREAMS) -> None:
+        self.max_streams = max_streams
+        self._watchers: dict[str, set[asyncio.Event]] = {}
+
+    @property
+    def streams(self) -> int:
+        return sum(len(w) for w in self._watchers.values())
+
+    @asynccontextmanager
+    async def watch(self, runner_id: str) -> AsyncIterator[asyncio.Event]:
+        """An event set whenever the runner's confirmation changes; `TooManyStreams` if full."""
+        if self.streams >= self.max_streams:
+            raise TooManyStreams(f"{self.streams} status streams open")
+        event = asyncio.Event()
+        self._watchers.setdefault(runner_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            watchers = self._watchers.get(runner_id, set())
+            watchers.discard(event)
+            if not watchers:
+                self._watchers.pop(runner_id, None)
+
+    async def listen(self, database_url: str) -> None:
+        """Wake watchers until cancelled; reconnects after a lost connection."""
+        with suppress_instrumentation():  # plumbing, not part of any registration's trace
+            while True:
+                try:
+                    async with await psycopg.AsyncConnection.connect(
+                        database_url, autocommit=True
+                    ) as conn:
+                        await conn.execute(f"LISTEN {CHANNEL}")
+                        for events in list(self._watchers.values()):
+                            for event in events:  # what changed while we were away
+                                event.set()
+                        async for notify in conn.notifies():
+                            for event in self._watchers.get(notify.payload, ()):
+                                event.set()
+                except psycopg.OperationalError as e:
+                    log.warning("status streams: lost the LISTEN connection (%s); retrying", e)
+                    await asyncio.sleep(1)

@@ -1,0 +1,91 @@
+"""An API server in a process of its own: `marathon serve`, started and stopped with SIGTERM.
+
+The `shutdown-mid-flight` scenario, run by a server over HTTP, needs a server it may stop. Run
+in the server's own process it would share (and leak) threads, log handlers and the app
+factory's global setup; a separate process is what a deploy really stops.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from marathon.settings import Settings
+
+__all__ = ["ServerProcess"]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """`marathon serve` on a free loopback port, sharing `settings`' database and email API,
+    without a queue worker of its own (the first server's keeps working)."""
+
+    separate_process = True  # its traces die with it: the scenario reads outcomes elsewhere
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.database_url or not settings.resend_api_url:
+            raise ValueError("a server process needs the database and email API URLs")
+        self.port = _free_port()
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "RESEND_API_URL": settings.resend_api_url,
+            "MARATHON_EMAIL_SANDBOX": "1" if settings.uses_sandbox else "0",
+            "MARATHON_WORKER": "off",
+        }
+        self.env.pop("MARATHON_ADMIN_TOKEN", None)  # loopback only: it needs none
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def launch(self) -> ServerProcess:
+        """Start the process without waiting for it (several start faster side by side)."""
+        if self.process is None:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "marathon", "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        return self
+
+    def start(self, timeout: float = 120) -> ServerProcess:
+        """Launch (if not yet) and wait until it answers."""
+        self.launch()
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"marathon serve exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"marathon serve did not answer on {self.url} within {timeout} s")
+
+    def stop(self, timeout: float = 90) -> None:
+        """SIGTERM, as a deploy sends it: uvicorn finishes requests and drains wait_until."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

@@ -1,0 +1,129 @@
+"""Shared changes need the instructor beyond loopback; scenarios run one at a time, restore
+what they changed, and run their own servers in processes of their own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from marathon import knobs, scenarios
+from marathon.app import create_app
+from marathon.settings import Settings
+from marathon.stack import ThreadedServer
+from tests.conftest import share
+
+
+async def _client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        yield c
+
+
+@pytest.fixture
+async def public_without_token(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in _client(create_app(settings.with_(bind_host="0.0.0.0"))):
+        yield c
+
+
+@pytest.fixture
+async def public_with_token(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings.with_(bind_host="0.0.0.0", admin_token="s3cret"))
+    async for c in _client(app):
+        yield c
+
+
+SHARED_CHANGES = [
+    ("PUT", "/api/knobs", {"email_outage": "on"}),
+    ("DELETE", "/api/knobs", None),
+    ("POST", "/api/scenarios/happy", None),
+    ("POST", "/api/queue/retry-dead", None),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("method", "path", "body"), SHARED_CHANGES)
+async def test_a_public_server_without_a_token_refuses_and_says_how_to_set_one(
+    public_without_token: httpx.AsyncClient, method: str, path: str, body: object
+) -> None:
+    r = await public_without_token.request(method, path, json=body)
+    assert r.status_code == 403, r.text
+    assert "MARATHON_ADMIN_TOKEN=" in r.json()["detail"]
+    assert knobs.defaults() == knobs.Knobs(), "nothing changed"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("method", "path", "body"), SHARED_CHANGES)
+async def test_a_public_server_needs_the_instructors_token(
+    public_with_token: httpx.AsyncClient, method: str, path: str, body: object
+) -> None:
+    for auth in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
+        r = await public_with_token.request(method, path, json=body, headers=auth)
+        assert r.status_code == 401, (auth, r.text)
+        assert r.headers["www-authenticate"].startswith("Bearer")
+    assert knobs.defaults() == knobs.Knobs(), "nothing changed"
+    if method != "POST" or "scenarios" not in path:  # a scenario run is tested below
+        r = await public_with_token.request(
+            method, path, json=body, headers={"Authorization": "Bearer s3cret"}
+        )
+        assert r.status_code in (200, 201), r.text
+    # Reading stays open to everyone.
+    assert (await public_with_token.get("/api/knobs")).status_code == 200
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[ThreadedServer]:
+    share(queue_retry_base_s=0.1)  # the queued run's retries after the outage come quickly
+    with ThreadedServer(create_app(settings)) as server:
+        yield server
+
+
+def test_scenarios_run_one_at_a_time_and_restore_the_knobs(api: ThreadedServer) -> None:
+    def run() -> httpx.Response:
+        return httpx.post(f"{api.url}/api/scenarios/email-outage", timeout=120)
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(run)
+        while not first.done() and knobs.defaults().email_outage == "off":
+            pass  # until the first has set its fault
+        second = pool.submit(run).result()
+        assert first.result().status_code == 200, first.result().text
+    assert second.status_code == 409, second.text
+    assert "'email-outage' is running" in second.json()["detail"]
+    assert (
+        httpx.get(f"{api.url}/api/knobs").json()["knobs"]
+        == knobs.Knobs(queue_retry_base_s=0.1).as_dict()
+    ), "exactly what it changed is back"
+
+
+def test_a_failing_scenario_restores_what_it_changed(
+    api: ThreadedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        assert knobs.defaults().email_outage == "on"
+        raise RuntimeError("the network went away")
+
+    monkeypatch.setattr(scenarios, "register", broken)
+    with pytest.raises(RuntimeError, match="network"):
+        scenarios.run(scenarios.SCENARIOS["email-outage"], api.url)
+    assert knobs.defaults().email_outage == "off"
+
+
+def test_no_route_imports_the_app_factory() -> None:
+    code = "import sys, marathon.routes; assert 'marathon.app' not in sys.modules, 'imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.anyio
+async def test_the_page_loads_marathon_fetch(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/")).text
+    assert '<script src="/static/admin.js" defer></script>' in page
+    assert page.index("/static/admin.js") < page.index("/static/app.js"), "defined first"
+    script = await client.get("/static/admin.js")
+    assert script.status_code == 200 and "window.marathonFetch = async function" in script.text
