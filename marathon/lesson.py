@@ -42,7 +42,8 @@ class Step:
     # What the button runs, with this server's own endpoints: one of
     # {"register": [strategies], "knobs": "<Marathon-Knobs header>"} (all at once),
     # {"scenario": "<name>"} (POST /api/scenarios/{name}), or
-    # {"burst": "<strategy>", "n": N, "knobs": "..."} (N registrations at once).
+    # {"burst": "<strategy>", "n": N, "knobs": "...", "shared": {...}} (N registrations at once,
+    # with shared knobs set through PUT /api/knobs for the step and restored after it).
     run: Mapping[str, Any]
     # How to read the answer: {"measure": "client_ms", "strategy": s} for "ms",
     # {"where": one of WHERE} for "strategies", {"status": 503} for "count".
@@ -142,7 +143,9 @@ STEPS: tuple[Step, ...] = (
         run={
             "burst": "wait-until",
             "n": 30,
-            "knobs": "wait_until_max_pending=5, email_latency_ms=1500, email_latency_spread=0",
+            "knobs": "email_latency_ms=1500, email_latency_spread=0",
+            # A shared limit (the header may not change it): set for the step, then restored.
+            "shared": {"wait_until_max_pending": 5},
         },
         answer={"status": 503},
         takeaway="wait_until is bounded: past its limit the server says 503 with Retry-After "

@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -190,16 +190,16 @@ class Run:
     @property
     def waterfall(self) -> Waterfall | None:
         trace = self.measurement.trace
-        return from_jaeger(trace) if trace else None
+        # A queued job's attempts are traces of their own, linked to the request: drawn in.
+        return from_jaeger(trace, self.measurement.attempt_traces) if trace else None
 
     def spans(self) -> list[SpanFacts]:
         """Every span, with `marathon.owner`/`marathon.outcome` when the spans carry them."""
         trace, waterfall = self.measurement.trace, self.waterfall
         if not trace or not waterfall:
             return []
-        tags = {
-            s["spanID"]: {t["key"]: t["value"] for t in s.get("tags", [])} for s in trace["spans"]
-        }
+        spans = [s for t in (trace, *self.measurement.attempt_traces) for s in t["spans"]]
+        tags = {s["spanID"]: {t["key"]: t["value"] for t in s.get("tags", [])} for s in spans}
         facts = []
         for bar in waterfall.bars:
             own = tags.get(bar.span_id, {})
@@ -381,6 +381,20 @@ class Lab:
     def header(self, overrides: dict[str, Any]) -> str:
         return knobs_header(**{**STEADY, **overrides})
 
+    @contextlib.contextmanager
+    def _knobs(self, overrides: dict[str, Any]) -> Iterator[str]:
+        """The header for the per-request knobs. Shared ones (wait_until's limits, the queue's
+        retry policy), which no header may change, are set on the server for the experiment
+        (PUT /api/knobs) and put back after it."""
+        shared = {k: v for k, v in overrides.items() if knobs.is_shared(k)}
+        header = self.header({k: v for k, v in overrides.items() if k not in shared})
+        before = self.set_knobs(**shared) if shared else {}
+        try:
+            yield header
+        finally:
+            if before:
+                self.set_knobs(**before)
+
     def trace_links(self, trace_id: str | None) -> dict[str, str]:
         if not trace_id:
             return {}
@@ -401,7 +415,8 @@ class Lab:
         """Register one runner with a strategy and these knobs; wait until its work settled."""
         if strategy not in STRATEGIES:
             raise ValueError(f"no strategy {strategy!r}; pick one of {', '.join(STRATEGIES)}")
-        m = register(self.client, strategy, body=body, knobs_header=self.header(overrides))
+        with self._knobs(overrides) as header:
+            m = register(self.client, strategy, body=body, knobs_header=header)
         return self._run(m)
 
     def repeat(self, strategy: str, times: int, **overrides: Any) -> list[Run]:
@@ -410,18 +425,19 @@ class Lab:
     def after_shutdown(self, strategy: str, **overrides: Any) -> Run:
         """One registration on a server of its own, stopped right after the response (what
         SIGTERM does: stop accepting, finish requests, drain wait_until, close the loop)."""
-        header = self.header(overrides)
         if self.settings is None:  # a shared server: ask it to run the scenario itself
             doc = self.client.post("/api/scenarios/shutdown-mid-flight").json()
             return self._run(Comparison.from_json(doc).typical(strategy))
         failures = background_failures(self.client)
-        server = self._server(self.settings.with_(worker_in_process=False)).start()
-        try:
-            with httpx.Client(base_url=server.url, timeout=60) as client:
-                m = post(client, strategy, knobs_header=header)
-        finally:
-            server.stop()
-            _quiet_servers()
+        # Shared knobs are process-wide: the second server, in this process, sees them too.
+        with self._knobs(overrides) as header:
+            server = self._server(self.settings.with_(worker_in_process=False)).start()
+            try:
+                with httpx.Client(base_url=server.url, timeout=60) as client:
+                    m = post(client, strategy, knobs_header=header)
+            finally:
+                server.stop()
+                _quiet_servers()
         observe(self.client, m)  # same database, sandbox and trace store: the outcome shows
         m.logged = background_failures(self.client) > failures
         return self._run(m)
@@ -465,14 +481,18 @@ class Lab:
 
     def time_only(self, strategy: str, **overrides: Any) -> float:
         """POST one registration and return only what the client waited (no settling)."""
-        return post(self.client, strategy, knobs_header=self.header(overrides)).client_ms
+        with self._knobs(overrides) as header:
+            return post(self.client, strategy, knobs_header=header).client_ms
 
     def burst(
         self, strategy: str, requests: int, *, concurrency: int = 10, **overrides: Any
     ) -> Burst:
         """`requests` registrations from `concurrency` clients at once; samples the pending
         background work (wait_until's, and the queue's) every 50 ms until all of it is done."""
-        header = self.header(overrides)
+        with self._knobs(overrides) as header:
+            return self._burst(strategy, requests, concurrency, header)
+
+    def _burst(self, strategy: str, requests: int, concurrency: int, header: str) -> Burst:
         samples: list[tuple[float, int, int]] = []
         done = threading.Event()
         t0 = time.perf_counter()

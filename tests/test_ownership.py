@@ -8,7 +8,7 @@ import pytest
 
 from marathon import fake, tracing, waterfall
 from marathon.views import svg, terminal
-from tests.conftest import QUICK, settled, trace_id_of
+from tests.conftest import QUICK, settled, share, trace_id_of
 
 pytestmark = pytest.mark.anyio
 
@@ -54,9 +54,9 @@ async def test_fire_and_forget_and_wait_until_differ_in_their_spans(
 async def test_work_dropped_by_back_pressure_leaves_a_zero_length_span(
     client: httpx.AsyncClient,
 ) -> None:
-    full = "wait_until_max_pending=1, wait_until_when_full=drop"
-    await _register(client, "wait-until", f"email_latency_ms=1000, {full}")  # one pending
-    trace = await settled(await _register(client, "wait-until", f"{QUICK}, {full}"))
+    share(wait_until_max_pending=1, wait_until_when_full="drop")  # shared limits, not per request
+    await _register(client, "wait-until", "email_latency_ms=1000")  # one pending
+    trace = await settled(await _register(client, "wait-until", QUICK))
     email = trace.one(tracing.EMAIL_SPAN)
     assert email.attributes is not None
     assert email.attributes[tracing.OWNER_ATTR] == "wait_until"

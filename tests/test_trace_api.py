@@ -18,12 +18,12 @@ from marathon.app import create_app
 from marathon.settings import Settings
 from marathon.stack import ThreadedServer
 from marathon.waterfall import parse
-from tests.conftest import settled, trace_id_of
+from tests.conftest import settled, share, trace_id_of
 from tests.jaeger_ui import ENVELOPE, assert_trace, assert_upload_file
 from tests.test_strategies import SLOW_EMAIL
 
 pytestmark = pytest.mark.anyio
-QUEUED = "queue_retry_base_s=0.05, email_latency_ms=20, db_latency_ms=5, email_fail_first=1"
+QUEUED = "email_latency_ms=20, db_latency_ms=5, email_fail_first=1"
 
 
 async def _register(client: httpx.AsyncClient, strategy: str, knobs: str = SLOW_EMAIL) -> str:
@@ -213,6 +213,7 @@ def test_a_queued_registration_shows_its_attempts_everywhere(
     """Two attempts (the first fails), each a trace of its own linked to the request: the API
     keeps every trace whole, search finds the attempts, and the page and `marathon trace` draw
     them in (found through their links); `--json` writes a file Jaeger UI loads."""
+    share(queue_retry_base_s=0.05)  # the retry policy is shared: never from the header
     r = httpx.post(
         f"{api.url}/api/marathon/queued",
         json=fake.runner(),

@@ -118,7 +118,21 @@ const RUNS = {
     return result.strategies;
   },
   async burst(run) {
-    return Promise.all(Array.from({ length: run.n }, () => registerOne(run.burst, run.knobs)));
+    const burst = () => Promise.all(Array.from({ length: run.n }, () => registerOne(run.burst, run.knobs)));
+    if (!run.shared) return burst();
+    // Shared limits are the instructor's (PUT /api/knobs): set them for the step, then put back
+    // exactly the values they had.
+    const before = (await (await fetch("/api/knobs")).json()).knobs;
+    const put = (values) => adminFetch("/api/knobs", {
+      method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(values),
+    });
+    const set = await put(run.shared);
+    if (!set.ok) throw new Error(`changing the shared knobs answered ${set.status}`);
+    try {
+      return await burst();
+    } finally {
+      await put(Object.fromEntries(Object.keys(run.shared).map((k) => [k, before[k]])));
+    }
   },
 };
 
