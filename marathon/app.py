@@ -65,7 +65,8 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         lifecycle.install_task_factory(asyncio.get_running_loop())
         email.configure(settings)
-        async with queue.connected(url) as (db, jobs):
+        # One HTTP client for every email of this loop; closed last, after the drain.
+        async with email.connections(), queue.connected(url) as (db, jobs):
             background = Background()
             app.state.db, app.state.background = db, background
             app.state.work = Work(

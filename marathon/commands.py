@@ -51,7 +51,7 @@ def worker(args: argparse.Namespace) -> int:
 
     async def work(url: str, settings: Settings) -> None:
         email.configure(settings)
-        async with queue.connected(url) as (db, jobs):
+        async with email.connections(), queue.connected(url) as (db, jobs):
             log.info("worker: delivering confirmations (concurrency %d)", args.concurrency)
             await queue.run_worker(
                 jobs,
