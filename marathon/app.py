@@ -94,11 +94,14 @@ def create_app(
                     worker.cancel()
                     await asyncio.wait([worker], timeout=10)
 
-    otel = OpenTelemetryConfig(
-        exclude_spans=["receive", "send"],
-        scope_span_details_extractor=tracing.route_span_details,
-        exclude=UNTRACED,
-    )
+    plugins = []
+    if tracing.enabled():  # off: no ASGI middleware either, not even a no-op one
+        otel = OpenTelemetryConfig(
+            exclude_spans=["receive", "send"],
+            scope_span_details_extractor=tracing.route_span_details,
+            exclude=UNTRACED,
+        )
+        plugins.append(OpenTelemetryPlugin(otel))
     return Litestar(
         route_handlers=[
             *(registration_endpoint(n, s) for n, s in strategies.items()),
@@ -107,6 +110,6 @@ def create_app(
         lifespan=[lifespan],
         # Leave the root logger to the command line (Litestar would install its own format).
         logging_config=LoggingConfig(configure_root_logger=False),
-        plugins=[OpenTelemetryPlugin(otel)],
+        plugins=plugins,
         state=State({"settings": settings, "startup_knobs": knobs.defaults()}),
     )

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import get
 from litestar.datastructures import State
 
-from marathon import confirmations, knobs
+from marathon import confirmations, knobs, tracing
 from marathon.background import Background
 from marathon.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES
@@ -54,6 +54,7 @@ async def info(state: State) -> dict[str, Any]:
             "outbox_url": f"{settings.email_api_url}/" if settings.uses_sandbox else None,
         },
         "jaeger_ui_url": settings.jaeger_ui_url,
+        "tracing": "on" if tracing.enabled() else "off",
         "knobs": [{**k, "value": current[k["name"]]} for k in knobs.describe()],
     }
 

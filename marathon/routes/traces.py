@@ -66,7 +66,10 @@ async def list_traces(
             extra=[{"key": "strategy", "message": f"must be one of {', '.join(STRATEGIES)}"}],
         )
     ids = tracing.STORE.recent(max(1, min(limit, 200)), _has_strategy(strategy))
-    return jaeger.response([jaeger.trace_from_spans(tracing.STORE.spans(t)) for t in ids])
+    doc = jaeger.response([jaeger.trace_from_spans(tracing.STORE.spans(t)) for t in ids])
+    if not tracing.enabled():
+        doc["errors"] = [{"code": 503, "msg": tracing.OFF_MESSAGE}]
+    return doc
 
 
 @get("/api/traces/{trace_id:str}")
@@ -80,6 +83,8 @@ async def get_trace(trace_id: FromPath[str]) -> Response[dict[str, Any]]:
     tid = int(trace_id, 16)
     spans = tracing.STORE.spans(tid)
     if not spans:
+        if not tracing.enabled():
+            raise NotFoundException(detail=tracing.OFF_MESSAGE)
         raise NotFoundException(detail=f"trace {trace_id} not found (or no span has ended yet)")
     return Response(
         jaeger.response([jaeger.trace_from_spans(spans)]),
