@@ -80,7 +80,11 @@ def create_app(
             # that request's trace context (and knobs) forever.
             worker = None
             if settings.worker_in_process:
-                worker = asyncio.create_task(queue.run_worker(jobs, db, name="in-process"))
+                worker = asyncio.create_task(
+                    queue.run_worker(
+                        jobs, db, concurrency=settings.worker_concurrency, name="in-process"
+                    )
+                )
             try:
                 yield
             finally:

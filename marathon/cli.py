@@ -164,7 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_formatter,
     )
     worker.add_argument(
-        "--concurrency", type=int, default=4, metavar="N", help="jobs at once (default %(default)s)"
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="jobs this process runs at once (default: MARATHON_WORKER_CONCURRENCY, else 10); "
+        "for more throughput, also start more worker processes",
     )
 
     sandbox = sub.add_parser(

@@ -51,12 +51,13 @@ def worker(args: argparse.Namespace) -> int:
 
     async def work(url: str, settings: Settings) -> None:
         email.configure(settings)
+        concurrency = args.concurrency or settings.worker_concurrency
         async with email.connections(), queue.connected(url) as (db, jobs):
-            log.info("worker: delivering confirmations (concurrency %d)", args.concurrency)
+            log.info("worker: delivering confirmations (concurrency %d)", concurrency)
             await queue.run_worker(
                 jobs,
                 db,
-                concurrency=args.concurrency,
+                concurrency=concurrency,
                 install_signal_handlers=True,
                 name=f"worker-{os.getpid()}",
             )
