@@ -188,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--api-key", default=None, help="accept only this key (default: any re_... key)"
     )
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark the server from separate processes (docs/benchmarks.md)",
+        description="Start the API, the sandbox and the workers as separate processes on an "
+        "embedded PostgreSQL in a temporary folder, load them from another process (wrk, else "
+        "httpx) and report the server's CPU ms per request, req/s, memory per pending piece of "
+        "work, queue emails/s for 1, 2 and 4 workers, tracing on vs off, ordering fidelity and "
+        "cold start, each as min/median/max, as JSON.",
+        formatter_class=_formatter,
+    )
+    from marathon.bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
     return parser
 
 

@@ -23,7 +23,7 @@ from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
 from marathon.views import terminal
 
-__all__ = ["compare_", "demo", "sandbox", "scenarios_", "serve", "trace", "worker"]
+__all__ = ["bench", "compare_", "demo", "sandbox", "scenarios_", "serve", "trace", "worker"]
 
 log = logging.getLogger("marathon")
 
@@ -196,3 +196,9 @@ def trace(args: argparse.Namespace) -> int:
     console = _console()
     console.print(terminal.render(waterfalls, width=console.width))
     return 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    from marathon import bench as benchmarks
+
+    return benchmarks.run(args)
