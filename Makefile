@@ -44,8 +44,10 @@ typecheck: $(STAMP) ## mypy --strict on the package
 exercises: $(STAMP) ## Run the workshop exercises' tests against your answers
 	$(BIN)/pytest exercises
 
-bench: $(STAMP) ## Timing benchmarks (not part of `make test`)
-	$(BIN)/python -m marathon.bench
+bench: $(STAMP) ## Benchmarks of the server from separate processes (docs/benchmarks.md)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } \
+		|| echo "wrk is not installed: the load comes from an httpx client instead"
+	$(BIN)/marathon bench $(BENCH_ARGS)
 
 lock: ## Re-pin requirements.lock (runtime) and requirements-dev.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet pyproject.toml --universal -o requirements.lock

@@ -498,7 +498,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--repeat", type=int, help="samples per figure (default 3; --quick 1)")
     parser.add_argument("--no-wrk", action="store_true", help="load from httpx even with wrk")
-    parser.add_argument("--json", action="store_true", help="JSON only (no summary table)")
+    parser.add_argument(
+        "--json", action="store_true", help="JSON on stdout (always; kept for scripts)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

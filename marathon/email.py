@@ -38,13 +38,15 @@ DISTANCE_NAMES = {"5k": "5 km", "10k": "10 km", "half": "half marathon", "full":
 # One client per event loop, bounded: enough connections for a burst of background sends,
 # idle ones closed before uvicorn's 5 s keep-alive would close them under us.
 POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=4)
-TIMEOUT_S = 30.0
+# 30 s for each call once it has a connection; waiting for one is not bounded here: what may
+# wait is bounded by `wait_until_max_pending` (and a worker's concurrency).
+TIMEOUT = httpx.Timeout(30.0, pool=None)
 
 
 @dataclass
 class _LoopClient:
     client: httpx.AsyncClient = field(
-        default_factory=lambda: httpx.AsyncClient(timeout=TIMEOUT_S, limits=POOL_LIMITS)
+        default_factory=lambda: httpx.AsyncClient(timeout=TIMEOUT, limits=POOL_LIMITS)
     )
     users: int = 0  # open() blocks holding it
     in_flight: int = 0
