@@ -276,35 +276,46 @@ def _cpu_round(h: Harness, server: Server, o: Options, strategy: str) -> dict[st
 
 @register("throughput")
 def throughput(h: Harness, o: Options) -> dict[str, Any]:
-    """wait-until at 0 injected latency: tracing on (OTLP export) against MARATHON_TRACING=off,
-    rounds alternating between two servers that run side by side."""
-    on, off = h.api(tracing=True), h.api(tracing=False)
-    for s in (on, off):
+    """wait-until at 0 injected latency: tracing on (store and OTLP export), store only, and
+    MARATHON_TRACING=off, in rounds alternating between three servers that run side by side."""
+    sides = {
+        "on": h.api(tracing=True),  # the in-process store and OTLP export
+        "store_only": h.api(tracing=True, otlp=False),
+        "off": h.api(tracing=False),
+    }
+    for s in sides.values():
         s.wait_ready()
         h.load(s, "wait-until", duration=1, connections=o.connections)  # warm-up
         h.settle(s)
-    rounds = []
-    for _ in range(o.repeat):
-        r_on = _cpu_round(h, on, o, "wait-until")
-        r_off = _cpu_round(h, off, o, "wait-until")
-        rounds.append({"on": r_on, "off": r_off})
-    for s in (on, off):
+    rounds = [
+        {side: _cpu_round(h, server, o, "wait-until") for side, server in sides.items()}
+        for _ in range(o.repeat)
+    ]
+    for s in sides.values():
         s.stop()
 
-    def figure(side: str, key: str) -> dict[str, float]:
-        return spread([r[side][key] for r in rounds])
+    def figures(side: str) -> dict[str, dict[str, float]]:
+        return {
+            key: spread([r[side][key] for r in rounds])
+            for key in ("cpu_ms_per_request", "requests_per_s")
+        }
+
+    def over_off(side: str) -> dict[str, float]:
+        return spread(
+            [r[side]["cpu_ms_per_request"] / r["off"]["cpu_ms_per_request"] for r in rounds]
+        )
 
     return {
         "strategy": "wait-until",
         "knobs": ZERO,
         "client": rounds[0]["on"]["client"],
         "connections": o.connections,
-        "tracing_on": {k: figure("on", k) for k in ("cpu_ms_per_request", "requests_per_s")},
-        "tracing_off": {k: figure("off", k) for k in ("cpu_ms_per_request", "requests_per_s")},
-        "on_over_off": spread(
-            [r["on"]["cpu_ms_per_request"] / r["off"]["cpu_ms_per_request"] for r in rounds]
-        ),
-        "failed_requests": sum(r["on"]["non2xx"] + r["off"]["non2xx"] for r in rounds),
+        "tracing_on": figures("on"),
+        "tracing_store_only": figures("store_only"),
+        "tracing_off": figures("off"),
+        "on_over_off": over_off("on"),
+        "store_only_over_off": over_off("store_only"),
+        "failed_requests": sum(r[side]["non2xx"] for r in rounds for side in sides),
     }
 
 
@@ -313,8 +324,11 @@ def memory(h: Harness, o: Options) -> dict[str, Any]:
     """RSS per piece of pending background work: a burst while every email takes 20 s."""
     slow = "db_latency_ms=0, email_latency_ms=20000, email_latency_spread=0"
     results = {}
-    for strategy in ("wait-until", "concurrent"):
-        server = h.api(MARATHON_WAIT_UNTIL_MAX_PENDING=str(2 * o.burst + 10)).wait_ready()
+    strategies = ("wait-until", "concurrent")
+    limit = str(2 * o.burst + 10)
+    servers = [h.api(MARATHON_WAIT_UNTIL_MAX_PENDING=limit) for _ in strategies]  # start together
+    for strategy, server in zip(strategies, servers, strict=True):
+        server.wait_ready()
         h.load(server, "wait-until", count=50, connections=8)  # warm-up: code paths, pools
         h.settle(server)
         base = server.rss_kb()
@@ -339,8 +353,10 @@ def sustained(h: Harness, o: Options) -> dict[str, Any]:
     """concurrent and wait-until under sustained load with the default knobs (40 ms database,
     400 ms email): what is stored, sent and pending as the load goes on."""
     results = {}
-    for strategy in ("concurrent", "wait-until"):
-        server = h.api().wait_ready()
+    strategies = ("concurrent", "wait-until")
+    servers = [h.api() for _ in strategies]  # start together
+    for strategy, server in zip(strategies, servers, strict=True):
+        server.wait_ready()
         stored0 = h.query("SELECT count(*) FROM runners")
         sent0 = httpx.get(h.sandbox.url + "/outbox", timeout=30).json()["count"]
         duration = max(o.duration_s * 2, 2)
