@@ -390,6 +390,7 @@ def queue_rate(h: Harness, o: Options) -> dict[str, Any]:
     enqueued beforehand at 0 latency; timed from 10% to 90% of the batch (no start-up)."""
     api = h.api().wait_ready()
     rates: dict[int, list[float]] = {n: [] for n in o.workers}
+    cpu_per_email: list[float] = []  # workers' CPU, start-up included
     for _ in range(o.repeat):
         for n in o.workers:
             h.load(api, "queued", count=o.queue_jobs, connections=16)
@@ -406,6 +407,7 @@ def queue_rate(h: Harness, o: Options) -> dict[str, Any]:
                 if not left:  # the whole batch, before the next round
                     break
                 time.sleep(0.05)
+            cpu_per_email.append(sum(w.cpu_ms() for w in workers) / o.queue_jobs)
             for w in workers:
                 w.stop()
             if 0.9 not in marks:
@@ -415,6 +417,7 @@ def queue_rate(h: Harness, o: Options) -> dict[str, Any]:
     one = rates[o.workers[0]]
     return {
         "jobs_per_round": o.queue_jobs,
+        "worker_cpu_ms_per_email": spread(cpu_per_email),
         "emails_per_s": {str(n): spread(r) for n, r in rates.items()},
         "over_one_worker": {
             str(n): spread([a / b for a, b in zip(r, one, strict=True)])
