@@ -81,7 +81,7 @@ class Options:
 
     @classmethod
     def quick_variant(cls) -> Options:
-        return cls(True, 1, 2.0, 8, 200, 100, (1, 2), 1)
+        return cls(True, 1, 1.0, 8, 100, 60, (1, 2), 1)
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:
@@ -285,8 +285,9 @@ def throughput(h: Harness, o: Options) -> dict[str, Any]:
     }
     for s in sides.values():
         s.wait_ready()
-        h.load(s, "wait-until", duration=1, connections=o.connections)  # warm-up
-        h.settle(s)
+        if not o.quick:  # warm-up
+            h.load(s, "wait-until", duration=1, connections=o.connections)
+            h.settle(s)
     rounds = [
         {side: _cpu_round(h, server, o, "wait-until") for side, server in sides.items()}
         for _ in range(o.repeat)
@@ -329,7 +330,7 @@ def memory(h: Harness, o: Options) -> dict[str, Any]:
     servers = [h.api(MARATHON_WAIT_UNTIL_MAX_PENDING=limit) for _ in strategies]  # start together
     for strategy, server in zip(strategies, servers, strict=True):
         server.wait_ready()
-        h.load(server, "wait-until", count=50, connections=8)  # warm-up: code paths, pools
+        h.load(server, "wait-until", count=10 if o.quick else 50, connections=8)  # warm-up
         h.settle(server)
         base = server.rss_kb()
         with sampling(server) as samples:
