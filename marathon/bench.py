@@ -43,7 +43,7 @@ import psycopg
 from marathon import compare, db, loadgen
 from marathon.stack import ThreadedServer
 
-__all__ = ["BENCHMARKS", "Harness", "Options", "Server", "main", "register"]
+__all__ = ["BENCHMARKS", "Harness", "Options", "Server", "main", "register", "run"]
 
 Benchmark = Callable[["Harness", "Options"], dict[str, Any]]
 BENCHMARKS: dict[str, Benchmark] = {}
@@ -508,21 +508,6 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="the small correctness variant")
-    parser.add_argument(
-        "--only",
-        action="append",
-        metavar="NAME",
-        help=f"repeatable; one of {', '.join(BENCHMARKS)}",
-    )
-    parser.add_argument("--repeat", type=int, help="samples per figure (default 3; --quick 1)")
-    parser.add_argument("--no-wrk", action="store_true", help="load from httpx even with wrk")
-    parser.add_argument(
-        "--json", action="store_true", help="JSON on stdout (always; kept for scripts)"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     o = Options.quick_variant() if args.quick else Options()
     if args.repeat:
@@ -558,7 +543,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m marathon.bench",
         description="Measure the server from separate processes (see docs/benchmarks.md).",
     )
-    add_arguments(parser)
+    from marathon.cli import add_bench_arguments
+
+    add_bench_arguments(parser)
     return run(parser.parse_args(argv))
 
 

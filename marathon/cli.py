@@ -198,10 +198,23 @@ def build_parser() -> argparse.ArgumentParser:
         "cold start, each as min/median/max, as JSON.",
         formatter_class=_formatter,
     )
-    from marathon.bench import add_arguments as add_bench_arguments
-
     add_bench_arguments(bench)
     return parser
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """`marathon bench`'s flags (here: parsing must not import the benchmarks' dependencies)."""
+    parser.add_argument("--quick", action="store_true", help="the small correctness variant")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="repeatable: throughput, memory, sustained, queue, fidelity, cold_start "
+        "(or a registered one)",
+    )
+    parser.add_argument("--repeat", type=int, help="samples per figure (default 3; --quick 1)")
+    parser.add_argument("--no-wrk", action="store_true", help="load from httpx even with wrk")
+    parser.add_argument("--json", action="store_true", help="JSON on stdout (always)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
