@@ -48,8 +48,10 @@ notebooks: $(STAMP) ## Open the Jupyter walkthroughs: JupyterLab on notebooks/, 
 	$(BIN)/python -m ipykernel install --sys-prefix --name marathon --display-name "Python (marathon)" >/dev/null
 	$(BIN)/jupyter lab notebooks/
 
-bench: $(STAMP) ## Timing benchmarks (not part of `make test`)
-	$(BIN)/python -m marathon.bench
+bench: $(STAMP) ## Benchmarks of the server from separate processes (docs/benchmarks.md)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } \
+		|| echo "wrk is not installed: the load comes from an httpx client instead"
+	$(BIN)/marathon bench $(BENCH_ARGS)
 	$(BIN)/python -m marathon.bench_outage  # the queue across a 60 s email outage
 
 docs: $(STAMP) ## Serve the documentation site on http://127.0.0.1:8001 (MkDocs; reloads on edit)

@@ -96,6 +96,8 @@ def create_app(
         # Start-up and shutdown plumbing (pool, migrations, the worker's polling) makes no
         # trace: only registrations do. Not around the `yield`: requests would inherit it.
         async with AsyncExitStack() as resources:
+            # One HTTP client for every email of this loop; closed last, after the drain.
+            await resources.enter_async_context(email.connections())
             with suppress_instrumentation():
                 db, jobs = await resources.enter_async_context(queue.connected(url))
             background = Background()
@@ -114,7 +116,11 @@ def create_app(
             # that request's trace context (and knobs) forever.
             worker = None
             if settings.worker_in_process:
-                worker = asyncio.create_task(queue.run_worker(jobs, db, name="in-process"))
+                worker = asyncio.create_task(
+                    queue.run_worker(
+                        jobs, db, concurrency=settings.worker_concurrency, name="in-process"
+                    )
+                )
             try:
                 yield
             finally:
@@ -130,11 +136,14 @@ def create_app(
                     await asyncio.wait([worker], timeout=10)
                 await asyncio.wait([listener], timeout=10)
 
-    otel = OpenTelemetryConfig(
-        exclude_spans=["receive", "send"],
-        scope_span_details_extractor=tracing.route_span_details,
-        exclude=UNTRACED,
-    )
+    plugins = []
+    if tracing.enabled():  # off: no ASGI middleware either, not even a no-op one
+        otel = OpenTelemetryConfig(
+            exclude_spans=["receive", "send"],
+            scope_span_details_extractor=tracing.route_span_details,
+            exclude=UNTRACED,
+        )
+        plugins.append(OpenTelemetryPlugin(otel))
     return Litestar(
         route_handlers=[
             *(registration_endpoint(n, s) for n, s in strategies.items()),
@@ -144,6 +153,6 @@ def create_app(
         # Leave the root logger to the command line (Litestar would install its own format).
         logging_config=LoggingConfig(configure_root_logger=False),
         middleware=[quiet_untraced],
-        plugins=[OpenTelemetryPlugin(otel)],
+        plugins=plugins,
         state=State({"settings": settings, "startup_knobs": knobs.defaults()}),
     )

@@ -1,137 +1,552 @@
-"""Benchmarks: what each ordering costs the user as the email API slows down, and under load.
+"""Benchmarks that measure the server, not the benchmark: `marathon bench` / `make bench`.
 
-    python -m marathon.bench                  # the full run (a few minutes), a fresh stack
-    python -m marathon.bench --quick --json   # the small variant the tests run
+    python -m marathon.bench                 # the full run (about 10 minutes on 2 cores)
+    python -m marathon.bench --quick --json  # the small correctness variant the tests run
+    python -m marathon.bench --only queue    # some benchmarks only
 
-Ratios are measured within one run, on one machine, against one stack: compare them, not the
-absolute numbers, across machines. Load goes to loopback only, bounded in count.
+The API (`marathon serve`), the sandbox (`marathon sandbox`), the queue workers (`marathon
+worker`) and the load (wrk, else an async httpx client: `marathon.loadgen`) are separate
+processes; PostgreSQL is an embedded server in a temporary folder. Each figure is taken several
+times (min / median / max). Ratios pair rounds of the same run. The steadiest figure on a shared
+machine is the server's CPU time per request: utime + stime of its process (/proc/PID/stat)
+divided by the requests it answered, background work included (read after it has drained).
+
+Other benchmarks register themselves with `@register("name")` in their own module, listed in
+`MODULES`: they get the same `Harness` (servers, load, CPU, memory) and `Options`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
+import importlib
 import json
+import os
+import re
+import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
-from marathon import compare, fake
-from marathon.strategies import STRATEGIES
+from marathon import compare, db, loadgen
+from marathon.stack import ThreadedServer
 
-__all__ = ["load", "main", "orderings"]
+__all__ = ["BENCHMARKS", "Harness", "Options", "Server", "main", "register", "run"]
+
+Benchmark = Callable[["Harness", "Options"], dict[str, Any]]
+BENCHMARKS: dict[str, Benchmark] = {}
+# Modules with more benchmarks (imported if present), e.g. a long-outage benchmark.
+MODULES: tuple[str, ...] = ("marathon.bench_outage",)
+
+TICKS = os.sysconf("SC_CLK_TCK")
+ZERO = "db_latency_ms=0, email_latency_ms=0"
+FIDELITY = "db_latency_ms=40, db_latency_spread=0, email_latency_ms=400, email_latency_spread=0"
+# What each strategy makes the client wait for, by design (ms), at FIDELITY's latencies.
+DESIGNED_MS = {"sequential": 440, "fire-and-forget": 40, "concurrent": 0, "wait-until": 40}
+DESIGNED_MS["queued"] = 40
+UNFINISHED = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
 
 
-def orderings(url: str, latencies: Sequence[float], repeat: int) -> list[dict[str, Any]]:
-    """Median client wait per strategy for each email latency, and the ratio to sequential."""
-    rows = []
-    for latency in latencies:
-        header = f"email_latency_ms={latency:g}, email_latency_spread=0"
-        c = compare.run(url, knobs_header=header, repeat=repeat)
-        waits = {s: c.summary(s)["client_ms"] for s in c.runs}
-        rows.append(
-            {
-                "email_latency_ms": latency,
-                "client_ms": waits,
-                "sequential_over": {
-                    s: waits["sequential"] / max(w, 0.001) for s, w in waits.items()
-                },
-            }
+def register(name: str) -> Callable[[Benchmark], Benchmark]:
+    def add(fn: Benchmark) -> Benchmark:
+        BENCHMARKS[name] = fn
+        return fn
+
+    return add
+
+
+@dataclass(frozen=True)
+class Options:
+    quick: bool = False
+    repeat: int = 3
+    duration_s: float = 5.0
+    connections: int = 16
+    burst: int = 2000
+    queue_jobs: int = 1000
+    workers: tuple[int, ...] = (1, 2, 4)
+    fidelity_repeat: int = 5
+    prefer_wrk: bool = True
+
+    @classmethod
+    def quick_variant(cls) -> Options:
+        return cls(True, 1, 1.0, 8, 100, 60, (1, 2), 1)
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """min / median / max of one figure's samples."""
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    """A `marathon ...` subprocess on a free port, with its CPU time and memory."""
+
+    def __init__(self, args: Sequence[str], env: dict[str, str], health: str, log: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.health = health
+        self.log = log.open("w")
+        listen = ["--host", "127.0.0.1", "--port", str(self.port)] if health else []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "marathon", *args, *listen],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
-    return rows
+
+    def wait_ready(self, timeout: float = 120) -> Server:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.log.name}: exited with {self.proc.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + self.health, timeout=2).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.log.name}: not ready after {timeout} s")
+
+    def cpu_ms(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / TICKS  # utime + stime
+
+    def rss_kb(self) -> int:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        return int(match.group(1)) if match else 0
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
 
 
-async def _burst(url: str, strategy: str, n: int, concurrency: int) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=concurrency)
-    bodies = [fake.runner() for _ in range(n)]
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
-        gate = asyncio.Semaphore(concurrency)
+async def _sink(scope: Any, receive: Any, send: Any) -> None:
+    """An OTLP/HTTP endpoint that accepts and discards (the export's cost is the server's)."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    while (await receive()).get("more_body"):
+        pass
+    headers = [(b"content-type", b"application/x-protobuf")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
-        async def one(body: dict[str, Any]) -> tuple[int, float]:
-            async with gate:
-                start = time.perf_counter()
-                r = await client.post(f"/api/marathon/{strategy}", json=body)
-                return r.status_code, (time.perf_counter() - start) * 1000
 
-        start = time.perf_counter()
-        results = await asyncio.gather(*(one(b) for b in bodies))
-        elapsed = time.perf_counter() - start
-    latencies = sorted(ms for _, ms in results)
+@dataclass
+class Harness:
+    """Embedded PostgreSQL, the sandbox and an OTLP sink, and servers started on demand."""
+
+    tmp: Path
+    database_url: str
+    sandbox: Server
+    otlp: ThreadedServer
+    prefer_wrk: bool = True
+    servers: list[Server] = field(default_factory=list)
+
+    def env(self, *, tracing: bool = True, otlp: bool = True, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MARATHON_"))}
+        env.update(
+            DATABASE_URL=self.database_url,
+            RESEND_API_URL=self.sandbox.url,
+            MARATHON_EMAIL_SANDBOX="1",
+            MARATHON_DATA_DIR=str(self.tmp),
+            MARATHON_WORKER="off",
+            MARATHON_TRACING="on" if tracing else "off",
+        )
+        if tracing and otlp:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp.url
+        env.update(extra)
+        return env
+
+    def start(self, *args: str, health: str = "/api/health", **env: Any) -> Server:
+        name = f"{args[0]}-{len(self.servers)}.log"
+        server = Server(args, self.env(**env), health, self.tmp / name)
+        self.servers.append(server)
+        return server
+
+    def api(self, **env: Any) -> Server:
+        return self.start("serve", **env)
+
+    def load(self, server: Server, strategy: str, **kw: Any) -> dict[str, Any]:
+        headers = [f"Marathon-Knobs: {kw.pop('knobs', ZERO)}"]
+        path = f"/api/marathon/{strategy}"
+        return loadgen.run(server.url, path, headers=headers, prefer_wrk=self.prefer_wrk, **kw)
+
+    def settle(self, server: Server, timeout: float = 120) -> None:
+        """Until the server's wait_until work has drained."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if httpx.get(server.url + "/api/background", timeout=10).json()["pending"] == 0:
+                return
+            time.sleep(0.1)
+
+    def query(self, sql: str) -> int:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            row = conn.execute(sql).fetchone()
+            return int(row[0]) if row else 0
+
+
+@contextlib.contextmanager
+def harness(prefer_wrk: bool = True) -> Iterator[Harness]:
+    with (
+        tempfile.TemporaryDirectory(prefix="marathon-bench-") as tmp,
+        db.embedded_server(Path(tmp) / "pgdata", ephemeral=True) as url,
+        ThreadedServer(_sink) as otlp,
+    ):
+        # The sandbox plays the external email API: its own tracing is not ours to measure.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MARATHON_"))}
+        env["MARATHON_TRACING"] = "off"
+        sandbox = Server(["sandbox"], env, "/health", Path(tmp) / "sandbox.log").wait_ready()
+        h = Harness(Path(tmp), url, sandbox, otlp, prefer_wrk)
+        try:
+            yield h
+        finally:
+            for s in [*h.servers, sandbox]:
+                s.stop(kill=True)
+
+
+@contextlib.contextmanager
+def sampling(server: Server, every_s: float = 0.2) -> Iterator[list[dict[str, float]]]:
+    """Samples of the server's pending background work and RSS, from a thread, while open."""
+    samples: list[dict[str, float]] = []
+    done = threading.Event()
+    start = time.monotonic()
+
+    def watch() -> None:
+        while not done.is_set():
+            with contextlib.suppress(httpx.HTTPError):
+                bg = httpx.get(server.url + "/api/background", timeout=30).json()
+                samples.append(
+                    {
+                        "t": time.monotonic() - start,
+                        "pending": bg["pending"],
+                        "rss_kb": server.rss_kb(),
+                    }
+                )
+            done.wait(every_s)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield samples
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _cpu_round(h: Harness, server: Server, o: Options, strategy: str) -> dict[str, float]:
+    before = server.cpu_ms()
+    result = h.load(server, strategy, duration=o.duration_s, connections=o.connections)
+    h.settle(server)
+    cpu = server.cpu_ms() - before
+    n = max(1, result["requests"])
     return {
-        "strategy": strategy,
+        "cpu_ms_per_request": cpu / n,
+        "requests_per_s": n / result["duration_s"],
         "requests": n,
-        "ok": sum(1 for status, _ in results if status < 300),
-        "per_second": n / elapsed,
-        "p50_ms": statistics.median(latencies),
-        "p95_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))],
+        "non2xx": result["non2xx"] + result["errors"],
+        "client": result["client"],
     }
 
 
-def load(url: str, n: int, concurrency: int) -> list[dict[str, Any]]:
-    """`n` registrations per strategy, `concurrency` at a time: throughput and latency."""
-    return [asyncio.run(_burst(url, s, n, concurrency)) for s in STRATEGIES]
+@register("throughput")
+def throughput(h: Harness, o: Options) -> dict[str, Any]:
+    """wait-until at 0 injected latency: tracing on (store and OTLP export), store only, and
+    MARATHON_TRACING=off, in rounds alternating between three servers that run side by side."""
+    sides = {
+        "on": h.api(tracing=True),  # the in-process store and OTLP export
+        "store_only": h.api(tracing=True, otlp=False),
+        "off": h.api(tracing=False),
+    }
+    for s in sides.values():
+        s.wait_ready()
+        if not o.quick:  # warm-up
+            h.load(s, "wait-until", duration=1, connections=o.connections)
+            h.settle(s)
+    rounds = [
+        {side: _cpu_round(h, server, o, "wait-until") for side, server in sides.items()}
+        for _ in range(o.repeat)
+    ]
+    for s in sides.values():
+        s.stop()
 
+    def figures(side: str) -> dict[str, dict[str, float]]:
+        return {
+            key: spread([r[side][key] for r in rounds])
+            for key in ("cpu_ms_per_request", "requests_per_s")
+        }
 
-def _print(result: dict[str, Any]) -> None:
-    names = list(STRATEGIES)
-    print("Median client wait (ms) by email latency; sequential / strategy in brackets\n")
-    print("| email latency | " + " | ".join(names) + " |")
-    print("|---" * (len(names) + 1) + "|")
-    for row in result["orderings"]:
-        cells = [f"{row['client_ms'][s]:,.0f} ({row['sequential_over'][s]:.1f}x)" for s in names]
-        print(f"| {row['email_latency_ms']:g} ms | " + " | ".join(cells) + " |")
-    print(f"\nLoad: {result['load'][0]['requests']} registrations per strategy\n")
-    print("| strategy | ok | req/s | p50 ms | p95 ms |\n|---|---|---|---|---|")
-    for row in result["load"]:
-        print(
-            f"| {row['strategy']} | {row['ok']} | {row['per_second']:.0f} | "
-            f"{row['p50_ms']:.0f} | {row['p95_ms']:.0f} |"
+    def over_off(side: str) -> dict[str, float]:
+        return spread(
+            [r[side]["cpu_ms_per_request"] / r["off"]["cpu_ms_per_request"] for r in rounds]
         )
+
+    return {
+        "strategy": "wait-until",
+        "knobs": ZERO,
+        "client": rounds[0]["on"]["client"],
+        "connections": o.connections,
+        "tracing_on": figures("on"),
+        "tracing_store_only": figures("store_only"),
+        "tracing_off": figures("off"),
+        "on_over_off": over_off("on"),
+        "store_only_over_off": over_off("store_only"),
+        "failed_requests": sum(r[side]["non2xx"] for r in rounds for side in sides),
+    }
+
+
+@register("memory")
+def memory(h: Harness, o: Options) -> dict[str, Any]:
+    """RSS per piece of pending background work: a burst while every email takes 20 s."""
+    slow = "db_latency_ms=0, email_latency_ms=20000, email_latency_spread=0"
+    results = {}
+    strategies = ("wait-until", "concurrent")
+    limit = str(2 * o.burst + 10)
+    servers = [h.api(MARATHON_WAIT_UNTIL_MAX_PENDING=limit) for _ in strategies]  # start together
+    for strategy, server in zip(strategies, servers, strict=True):
+        server.wait_ready()
+        h.load(server, "wait-until", count=10 if o.quick else 50, connections=8)  # warm-up
+        h.settle(server)
+        base = server.rss_kb()
+        with sampling(server) as samples:
+            burst = h.load(server, strategy, count=o.burst, connections=50, knobs=slow)
+            time.sleep(1)
+        peak = max(samples, key=lambda x: (x["pending"], x["rss_kb"]))
+        results[strategy] = {
+            "requests": burst["requests"],
+            "failed_requests": burst["non2xx"] + burst["errors"],
+            "pending": int(peak["pending"]),
+            "rss_base_mb": base / 1024,
+            "rss_peak_mb": peak["rss_kb"] / 1024,
+            "kb_per_pending": (peak["rss_kb"] - base) / max(1, peak["pending"]),
+        }
+        server.stop(kill=True)  # 20 s emails: no need to wait for them
+    return results
+
+
+@register("sustained")
+def sustained(h: Harness, o: Options) -> dict[str, Any]:
+    """concurrent and wait-until under sustained load with the default knobs (40 ms database,
+    400 ms email): what is stored, sent and pending as the load goes on."""
+    results = {}
+    strategies = ("concurrent", "wait-until")
+    servers = [h.api() for _ in strategies]  # start together
+    for strategy, server in zip(strategies, servers, strict=True):
+        server.wait_ready()
+        stored0 = h.query("SELECT count(*) FROM runners")
+        sent0 = httpx.get(h.sandbox.url + "/outbox", timeout=30).json()["count"]
+        duration = max(o.duration_s * 2, 2)
+        with sampling(server, 0.5) as samples:
+            result = h.load(
+                server,
+                strategy,
+                duration=duration,
+                connections=32,
+                knobs="db_latency_ms=40, email_latency_ms=400",
+            )
+        stored = h.query("SELECT count(*) FROM runners") - stored0
+        sent = httpx.get(h.sandbox.url + "/outbox", timeout=30).json()["count"] - sent0
+        results[strategy] = {
+            "seconds": duration,
+            "requests": result["requests"],
+            "rejected_503": result["non2xx"],
+            "stored_at_end": stored,
+            "emails_sent_at_end": sent,
+            "pending_max": max((s["pending"] for s in samples), default=0),
+            "rss_max_mb": max((s["rss_kb"] for s in samples), default=0) / 1024,
+            "p50_ms": result["p50_ms"],
+        }
+        server.stop(kill=True)
+    return results
+
+
+@register("queue")
+def queue_rate(h: Harness, o: Options) -> dict[str, Any]:
+    """Emails/s delivered by 1, 2 and 4 `marathon worker` processes (default settings), jobs
+    enqueued beforehand at 0 latency; timed from 10% to 90% of the batch (no start-up)."""
+    api = h.api().wait_ready()
+    rates: dict[int, list[float]] = {n: [] for n in o.workers}
+    cpu_per_email: list[float] = []  # workers' CPU, start-up included
+    for _ in range(o.repeat):
+        for n in o.workers:
+            h.load(api, "queued", count=o.queue_jobs, connections=16)
+            workers = [h.start("worker", health="") for _ in range(n)]
+            marks: dict[float, float] = {}
+            deadline = time.monotonic() + (120 if o.quick else 300)
+            while time.monotonic() < deadline:
+                left = h.query(UNFINISHED)
+                delivered = o.queue_jobs - left
+                now = time.monotonic()
+                for share in (0.1, 0.9):
+                    if share not in marks and delivered >= share * o.queue_jobs:
+                        marks[share] = now
+                if not left:  # the whole batch, before the next round
+                    break
+                time.sleep(0.05)
+            cpu_per_email.append(sum(w.cpu_ms() for w in workers) / o.queue_jobs)
+            for w in workers:
+                w.stop()
+            if 0.9 not in marks:
+                raise RuntimeError(f"workers did not deliver the batch: {workers[0].log.name}")
+            rates[n].append(0.8 * o.queue_jobs / max(0.001, marks[0.9] - marks[0.1]))
+    api.stop()
+    one = rates[o.workers[0]]
+    return {
+        "jobs_per_round": o.queue_jobs,
+        "worker_cpu_ms_per_email": spread(cpu_per_email),
+        "emails_per_s": {str(n): spread(r) for n, r in rates.items()},
+        "over_one_worker": {
+            str(n): spread([a / b for a, b in zip(r, one, strict=True)])
+            for n, r in rates.items()
+            if n != o.workers[0]
+        },
+    }
+
+
+@register("fidelity")
+def fidelity(h: Harness, o: Options) -> dict[str, Any]:
+    """Median client wait against the designed wait, at 40 ms database / 400 ms email."""
+    api = h.api(MARATHON_WORKER="on").wait_ready()
+    comparison = compare.run(api.url, knobs_header=FIDELITY, repeat=o.fidelity_repeat)
+    api.stop()
+    rows = {}
+    for strategy, designed in DESIGNED_MS.items():
+        waited = float(comparison.summary(strategy)["client_ms"])
+        allowed = max(3.0, 0.05 * designed)
+        rows[strategy] = {
+            "designed_ms": designed,
+            "median_client_ms": waited,
+            "over_ms": waited - designed,
+            "allowed_ms": allowed,
+            "within": abs(waited - designed) <= allowed,
+        }
+    return {"knobs": FIDELITY, "repeat": o.fidelity_repeat, "strategies": rows}
+
+
+@register("cold_start")
+def cold_start(h: Harness, o: Options) -> dict[str, Any]:
+    """`marathon demo --once` in an empty data folder: seconds until its comparison prints."""
+    if o.quick:
+        return {"skipped": "--quick: `marathon demo --once` is the CLI tests' job"}
+    times, totals = [], []
+    for i in range(o.repeat):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MARATHON_"))}
+        env.update(MARATHON_DATA_DIR=str(h.tmp / f"cold-{i}"), MARATHON_SANDBOX_PORT="0")
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "marathon", "demo", "--once", "--port", "0"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert proc.stdout is not None
+        first = None
+        for line in proc.stdout:
+            if first is None and "queued" in line:  # the table's last row
+                first = time.monotonic() - start
+        proc.wait(120)
+        times.append(first or float("nan"))
+        totals.append(time.monotonic() - start)
+    return {"to_comparison_s": spread(times), "to_exit_s": spread(totals)}
+
+
+def _machine() -> dict[str, Any]:
+    import platform
+
+    versions = {}
+    for name in (
+        "litestar",
+        "uvicorn",
+        "httpx",
+        "psycopg",
+        "procrastinate",
+        "resend",
+        "opentelemetry-sdk",
+    ):
+        with contextlib.suppress(Exception):
+            from importlib.metadata import version
+
+            versions[name] = version(name)
+    wrk = shutil.which("wrk")
+    wrk_version = ""
+    if wrk:
+        out = subprocess.run([wrk, "--version"], capture_output=True, text=True)
+        wrk_version = (out.stdout or out.stderr).splitlines()[0]
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": os.getloadavg(),
+        "wrk": wrk_version or None,
+        "versions": versions,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    o = Options.quick_variant() if args.quick else Options()
+    if args.repeat:
+        o = replace(o, repeat=max(1, args.repeat))
+    if args.no_wrk:
+        o = replace(o, prefer_wrk=False)
+    names = args.only or list(BENCHMARKS)
+    if unknown := set(names) - set(BENCHMARKS):
+        raise SystemExit(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    result: dict[str, Any] = {"machine": _machine(), "quick": o.quick}
+    with harness(o.prefer_wrk) as h:
+        for name in names:
+            started = time.monotonic()
+            print(f"bench: {name}...", file=sys.stderr, flush=True)
+            result[name] = BENCHMARKS[name](h, o)
+            print(json.dumps(result[name], default=str), file=sys.stderr, flush=True)
+            print(f"bench: {name}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _load_modules() -> None:
+    for module in MODULES:
+        with contextlib.suppress(ModuleNotFoundError):
+            importlib.import_module(module)
+
+
+_load_modules()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m marathon.bench",
-        description="Benchmark the orderings on a fresh embedded stack (or --url).",
+        description="Measure the server from separate processes (see docs/benchmarks.md).",
     )
-    parser.add_argument("--url", help="a running marathon API instead of a fresh stack")
-    parser.add_argument(
-        "--latencies",
-        default="100,400,1600",
-        help="email latencies in ms, comma-separated (default %(default)s)",
-    )
-    parser.add_argument("--repeat", type=int, default=5, help="runs per strategy and latency")
-    parser.add_argument("--burst", type=int, default=200, help="registrations per strategy")
-    parser.add_argument("--concurrency", type=int, default=50, help="requests in flight")
-    parser.add_argument("--quick", action="store_true", help="one latency, one run, a burst of 10")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.latencies, args.repeat, args.burst, args.concurrency = "200", 1, 10, 5
-    latencies = [float(x) for x in args.latencies.split(",")]
-    burst = max(1, min(args.burst, 5000))  # bounded: loopback, but still a machine we share
+    from marathon.cli import add_bench_arguments
 
-    def run(url: str) -> dict[str, Any]:
-        return {
-            "orderings": orderings(url, latencies, args.repeat),
-            "load": load(url, burst, max(1, args.concurrency)),
-        }
-
-    if args.url:
-        result = run(args.url.rstrip("/"))
-    else:
-        with compare.fresh_stack() as (url, _):
-            result = run(url)
-    if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        print()
-    else:
-        _print(result)
-    return 0
+    add_bench_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

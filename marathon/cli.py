@@ -195,7 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_formatter,
     )
     worker.add_argument(
-        "--concurrency", type=int, default=4, metavar="N", help="jobs at once (default %(default)s)"
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="jobs this process runs at once (default: MARATHON_WORKER_CONCURRENCY, else 10); "
+        "for more throughput, also start more worker processes",
     )
 
     # `marathon queue ...`: the durable queue's dead letters (docs/queue.md).
@@ -247,7 +252,34 @@ def build_parser() -> argparse.ArgumentParser:
     from marathon import workshop
 
     workshop.add_parser(sub, _formatter)
+
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark the server from separate processes (docs/benchmarks.md)",
+        description="Start the API, the sandbox and the workers as separate processes on an "
+        "embedded PostgreSQL in a temporary folder, load them from another process (wrk, else "
+        "httpx) and report the server's CPU ms per request, req/s, memory per pending piece of "
+        "work, queue emails/s for 1, 2 and 4 workers, tracing on vs off, ordering fidelity and "
+        "cold start, each as min/median/max, as JSON.",
+        formatter_class=_formatter,
+    )
+    add_bench_arguments(bench)
     return parser
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """`marathon bench`'s flags (here: parsing must not import the benchmarks' dependencies)."""
+    parser.add_argument("--quick", action="store_true", help="the small correctness variant")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="repeatable: throughput, memory, sustained, queue, fidelity, cold_start "
+        "(or a registered one)",
+    )
+    parser.add_argument("--repeat", type=int, help="samples per figure (default 3; --quick 1)")
+    parser.add_argument("--no-wrk", action="store_true", help="load from httpx even with wrk")
+    parser.add_argument("--json", action="store_true", help="JSON on stdout (always)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,7 +37,18 @@ from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
 from marathon.views import terminal
 
-__all__ = ["compare_", "demo", "reset", "sandbox", "scenarios_", "serve", "trace", "worker"]
+__all__ = [
+    "bench",
+    "compare_",
+    "demo",
+    "queue",
+    "reset",
+    "sandbox",
+    "scenarios_",
+    "serve",
+    "trace",
+    "worker",
+]
 
 log = logging.getLogger("marathon")
 
@@ -86,15 +97,16 @@ def worker(args: argparse.Namespace) -> int:
 
     async def work(url: str, settings: Settings) -> None:
         email.configure(settings)
+        concurrency = args.concurrency or settings.worker_concurrency
         # Its plumbing (pool, migrations, polling) makes no trace; each job turns
         # instrumentation back on for its attempt (queue.send_confirmation_job).
         with suppress_instrumentation():
-            async with queue.connected(url) as (db, jobs):
-                log.info("worker: delivering confirmations (concurrency %d)", args.concurrency)
+            async with email.connections(), queue.connected(url) as (db, jobs):
+                log.info("worker: delivering confirmations (concurrency %d)", concurrency)
                 await queue.run_worker(
                     jobs,
                     db,
-                    concurrency=args.concurrency,
+                    concurrency=concurrency,
                     install_signal_handlers=True,
                     name=f"worker-{os.getpid()}",
                 )
@@ -330,3 +342,9 @@ def queue(args: argparse.Namespace) -> int:
         retried = asyncio.run(retry(url))
     print(f"{retried} dead letter(s) back in the queue")
     return 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    from marathon import bench as benchmarks
+
+    return benchmarks.run(args)

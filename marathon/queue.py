@@ -259,15 +259,19 @@ async def _retry_stalled(queue: procrastinate.App, after_s: float) -> None:
             queue=QUEUE, seconds_since_heartbeat=after_s
         )
         for job in stalled:
+            try:
+                await queue.job_manager.retry_job(job)
+            except procrastinate.exceptions.ConnectorException:
+                # Every worker sweeps: another one (in-process or not) was first to this job.
+                continue
             log.warning("job %s of a stalled worker goes back in the queue", job.id)
-            await queue.job_manager.retry_job(job)
 
 
 async def run_worker(
     queue: procrastinate.App,
     db: Database,
     *,
-    concurrency: int = 4,
+    concurrency: int = 10,
     install_signal_handlers: bool = False,
     name: str = "worker",
 ) -> None:

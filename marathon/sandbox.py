@@ -246,11 +246,12 @@ async def health() -> dict[str, str]:
 
 
 def create_sandbox(
-    *, defaults: knobs.Knobs | None = None, api_key: str | None = None, traced: bool = True
+    *, defaults: knobs.Knobs | None = None, api_key: str | None = None, traced: bool | None = None
 ) -> Litestar:
-    """The sandbox app. `api_key` set: only that key is accepted; else any `re_...` key."""
+    """The sandbox app. `api_key` set: only that key is accepted; else any `re_...` key.
+    `traced` defaults to whether tracing is on (`tracing.enabled()`)."""
     plugins = []
-    if traced:
+    if tracing.enabled() if traced is None else traced:
         config = OpenTelemetryConfig(
             tracer_provider=tracing.provider_for(SERVICE_NAME),
             exclude_spans=["receive", "send"],

@@ -14,6 +14,8 @@
 | `JAEGER_UI_URL` | unset | e.g. `http://localhost:16686`: trace links also point at Jaeger |
 | `JAEGER_QUERY_URL` | unset | where `marathon` reads traces from a real Jaeger |
 | `MARATHON_WORKER` | `on` | `off`: this process runs no queue worker (run `marathon worker`) |
+| `MARATHON_WORKER_CONCURRENCY` | `10` | jobs one worker process runs at once |
+| `MARATHON_TRACING` | `on` | `off` (or `OTEL_SDK_DISABLED=true`): no tracing, no instrumentation |
 | `MARATHON_KNOBS` | `on` | `off`: no run-time (`PUT /api/knobs`) or per-request knob changes |
 | `MARATHON_ADMIN_TOKEN` | unset | the instructor's token for shared changes beyond loopback |
 """
@@ -50,6 +52,14 @@ def _on_off(name: str, value: str | None) -> bool:
     raise ValueError(f"{name} must be on or off, got {value!r}")
 
 
+def _positive(name: str, value: str | None) -> int:
+    if value is None or not value.strip():
+        return Settings.worker_concurrency
+    if not value.strip().isdigit() or not 1 <= int(value) <= 1000:
+        raise ValueError(f"{name} must be a whole number from 1 to 1000, got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -69,6 +79,7 @@ class Settings:
     # Where the server listens (set by `serve`/`demo`, not the environment): beyond loopback,
     # shared changes need `admin_token`.
     bind_host: str = "127.0.0.1"
+    worker_concurrency: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +100,9 @@ class Settings:
             knobs_mutable=_on_off("MARATHON_KNOBS", env.get("MARATHON_KNOBS")),
             worker_in_process=_on_off("MARATHON_WORKER", env.get("MARATHON_WORKER")),
             admin_token=env.get("MARATHON_ADMIN_TOKEN") or None,
+            worker_concurrency=_positive(
+                "MARATHON_WORKER_CONCURRENCY", env.get("MARATHON_WORKER_CONCURRENCY")
+            ),
         )
 
     @property

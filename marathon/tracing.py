@@ -11,7 +11,7 @@ import contextvars
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -36,12 +36,14 @@ from marathon.trace_store import TraceStore
 __all__ = [
     "EMAIL_SPAN",
     "INSERT_SPAN",
+    "OFF_MESSAGE",
     "OUTCOME_ATTR",
     "OWNER_ATTR",
     "STORE",
     "ScrubbingFilter",
     "current_owner",
     "dropped",
+    "enabled",
     "owned_by",
     "provider_for",
     "route_span_details",
@@ -52,6 +54,9 @@ __all__ = [
     "work_span",
     "working_for",
 ]
+
+# What the trace views say when there is nothing to show because tracing is off.
+OFF_MESSAGE = "tracing is off (MARATHON_TRACING=off or OTEL_SDK_DISABLED=true): no traces recorded"
 
 INSERT_SPAN = "insert runner"
 EMAIL_SPAN = "send confirmation"
@@ -74,6 +79,19 @@ SEMCONV_VARIABLE, SEMCONV_DEFAULT = "OTEL_SEMCONV_STABILITY_OPT_IN", "http,datab
 STORE = TraceStore()
 _providers: dict[str, TracerProvider] = {}
 _EMAIL_LIKE = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+")
+
+
+def enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Tracing is on unless `MARATHON_TRACING=off` or the standard `OTEL_SDK_DISABLED=true`.
+
+    Off means off: no instrumentation is installed at all (no psycopg/httpx wrappers, no ASGI
+    middleware, no `traceresponse` header), so tracing's own cost can be measured.
+    """
+    env = os.environ if environ is None else environ
+    switch = env.get("MARATHON_TRACING", "").strip().lower()
+    if switch not in ("", "on", "off"):
+        raise ValueError(f"MARATHON_TRACING must be on or off, got {switch!r}")
+    return switch != "off" and env.get("OTEL_SDK_DISABLED", "").strip().lower() != "true"
 
 
 def otlp_enabled() -> bool:
@@ -110,12 +128,17 @@ def provider_for(service_name: str) -> TracerProvider:
     return _providers[service_name]
 
 
-def setup(service_name: str = "marathon-api", store_limit: int | None = None) -> TracerProvider:
+def setup(
+    service_name: str = "marathon-api", store_limit: int | None = None
+) -> TracerProvider | None:
     """Make `service_name` the process's global provider and instrument psycopg and httpx.
 
     Idempotent. Must run before any database connection or pool exists: the psycopg
-    instrumentor only covers connections created after it.
+    instrumentor only covers connections created after it. With tracing off (`enabled()`),
+    it installs nothing and returns None: spans go to OpenTelemetry's no-op default.
     """
+    if not enabled():
+        return None
     if store_limit is not None:
         STORE.limit = store_limit
     provider = provider_for(service_name)

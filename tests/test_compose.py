@@ -67,6 +67,13 @@ def test_the_services_and_their_wiring(compose: dict[str, Any]) -> None:
     assert deps["resend-sandbox"]["condition"] == "service_healthy"
 
 
+def test_the_worker_scales(compose: dict[str, Any]) -> None:
+    """`docker compose up --scale worker=N`: copies need no fixed name and no host port."""
+    worker = compose["services"]["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert "--concurrency" not in worker["command"], "MARATHON_WORKER_CONCURRENCY decides"
+
+
 @pytest.mark.parametrize("service", ["api", "worker"])
 def test_the_app_gets_the_environment_it_reads(compose: dict[str, Any], service: str) -> None:
     env = compose["services"][service]["environment"]

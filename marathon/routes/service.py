@@ -8,7 +8,7 @@ from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from marathon import confirmations, knobs, queue
+from marathon import confirmations, knobs, queue, tracing
 from marathon.admin import require_admin
 from marathon.background import Background
 from marathon.settings import Settings
@@ -70,6 +70,7 @@ async def info(state: State) -> dict[str, Any]:
             "outbox_url": f"{settings.email_api_url}/" if settings.uses_sandbox else None,
         },
         "jaeger_ui_url": settings.jaeger_ui_url,
+        "tracing": "on" if tracing.enabled() else "off",
         "knobs": [{**k, "value": current[k["name"]]} for k in knobs.describe()],
     }
 

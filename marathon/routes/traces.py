@@ -162,6 +162,8 @@ async def search_traces(
         q = query.parse_trace_query(_params(request), strategies=STRATEGIES)
     except query.QueryError as e:
         return _error(400, str(e))
+    if not tracing.enabled():  # nothing recorded: say why, not just "no traces"
+        return Response(jaeger.response([], errors=[{"code": 503, "msg": tracing.OFF_MESSAGE}]))
     if not q.trace_ids:
         return Response(jaeger.response(query.search(stored_traces(), q)))
     found, errors = [], []
@@ -184,7 +186,7 @@ async def get_trace(trace_id: FromPath[str]) -> Response[dict[str, Any]]:
         return _error(400, str(e))
     trace = _stored(tid)
     if trace is None:
-        return _error(404, query.TRACE_NOT_FOUND)
+        return _error(404, query.TRACE_NOT_FOUND if tracing.enabled() else tracing.OFF_MESSAGE)
     return Response(
         jaeger.response([trace]),
         headers={tracing.RUNNING_HEADER: str(tracing.STORE.running(tid))},
