@@ -32,7 +32,7 @@ test: $(STAMP) ## Set up, then run lint, type checks and the whole test suite
 	$(BIN)/ruff check marathon tests exercises
 	$(BIN)/ruff format --check marathon tests exercises
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check marathon tests exercises

@@ -130,10 +130,11 @@ async def test_wait_until_answers_after_the_insert_and_before_the_email(
 def test_what_the_user_waits_for_on_a_real_server(
     settings: object, sandbox: ThreadedServer, quiet_gc: None
 ) -> None:
-    """On real uvicorn: only sequential makes the user wait for a 300 ms email.
+    """On real uvicorn: only sequential makes the user wait for a 1.2 s email.
 
-    Each strategy's best of three: a strategy that waits for the email waits every time, while
-    one stray pause of a loaded 2-core machine cannot fail the test.
+    Each strategy's best of three, and a margin of half the email's latency: a strategy that
+    waits for the email waits every time, while the stray pauses of a loaded 2-core machine
+    (the suite runs on two workers) cannot fail the test.
     """
     from marathon.app import create_app
 
@@ -145,14 +146,14 @@ def test_what_the_user_waits_for_on_a_real_server(
                 r = c.post(
                     f"/api/marathon/{strategy}",
                     json=fake.runner(),
-                    headers={"Marathon-Knobs": SLOW_EMAIL},
+                    headers={"Marathon-Knobs": "email_latency_ms=1200, email_latency_spread=0"},
                 )
                 assert r.status_code == EXPECTED_STATUS[strategy]
                 waited[strategy].append(r.elapsed.total_seconds())
     best = {s: min(times) for s, times in waited.items()}
-    assert best["sequential"] >= 0.3, waited
+    assert best["sequential"] >= 1.2, waited
     for strategy in ("fire-and-forget", "concurrent", "wait-until"):
-        assert best[strategy] < 0.15, waited
+        assert best[strategy] < 0.6, waited
 
 
 @pytest.mark.parametrize(("strategy", "delivered"), [("fire-and-forget", 0), ("wait-until", 1)])
