@@ -199,7 +199,8 @@ def _waterfall_link(name: str, page_uri: str) -> str:
     return (
         f"![the {name} waterfall, from a saved trace]({svg})\n\n"
         f"<small>Drawn at build time by `marathon.views.svg` from [a saved trace]({trace}) "
-        "(Jaeger's JSON shape; a fresh one: `marathon compare --json`).</small>"
+        "(a file Jaeger UI's JSON upload takes; fresh ones: "
+        "`marathon compare --jaeger-json FILE`).</small>"
     )
 
 
