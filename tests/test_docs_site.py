@@ -87,6 +87,9 @@ def test_the_reference_is_generated_from_the_code(site: Path) -> None:
     text = _page(site, "reference/knobs")
     for k in knobs.describe():
         assert k["env"] in text and k["name"] in text
+        row = re.search(rf"<tr>\s*<td><code>{k['name']}</code>.*?</tr>", text, flags=re.S)
+        assert row, k["name"]
+        assert ("no: shared" in row.group(0)) == (k["scope"] == "shared"), k["name"]
     text = _page(site, "reference/scenarios")
     assert all(name in text for name in SCENARIOS)
     text = _page(site, "reference/commands")
