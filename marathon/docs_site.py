@@ -78,14 +78,30 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _num(value: float) -> str:
+    """1000000, not 1e+06; 0.1 stays 0.1."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def knobs_table() -> str:
     from marathon import knobs
 
-    rows = ["| header name | variable | default | range | what it does |", "|---|---|---|---|---|"]
+    rows = [
+        "| name | variable | default | range | per request | what it does |",
+        "|---|---|---|---|---|---|",
+    ]
     for k in knobs.describe():
-        span = " / ".join(k["choices"]) if k["choices"] else f"{k['min']:g} to {k['max']:g}"
-        default = f"{k['default']:g}" if isinstance(k["default"], float) else k["default"]
-        rows.append(f"| `{k['name']}` | `{k['env']}` | {default} | {span} | {_cell(k['doc'])} |")
+        span = " / ".join(k["choices"]) if k["choices"] else f"{_num(k['min'])} to {_num(k['max'])}"
+        default = _num(k["default"]) if isinstance(k["default"], float) else k["default"]
+        if k["scope"] == "shared":  # the header may not change it (a 400 says so)
+            scope = "no: shared"
+        elif k["request_max"] is not None and k["request_max"] != k["max"]:
+            scope = f"up to {_num(k['request_max'])}"
+        else:
+            scope = "yes"
+        rows.append(
+            f"| `{k['name']}` | `{k['env']}` | {default} | {span} | {scope} | {_cell(k['doc'])} |"
+        )
     return "\n".join(rows)
 
 
@@ -199,7 +215,8 @@ def _waterfall_link(name: str, page_uri: str) -> str:
     return (
         f"![the {name} waterfall, from a saved trace]({svg})\n\n"
         f"<small>Drawn at build time by `marathon.views.svg` from [a saved trace]({trace}) "
-        "(Jaeger's JSON shape; a fresh one: `marathon compare --json`).</small>"
+        "(a file Jaeger UI's JSON upload takes; fresh ones: "
+        "`marathon compare --jaeger-json FILE`).</small>"
     )
 
 

@@ -87,6 +87,9 @@ def test_the_reference_is_generated_from_the_code(site: Path) -> None:
     text = _page(site, "reference/knobs")
     for k in knobs.describe():
         assert k["env"] in text and k["name"] in text
+        row = re.search(rf"<tr>\s*<td><code>{k['name']}</code>.*?</tr>", text, flags=re.S)
+        assert row, k["name"]
+        assert ("no: shared" in row.group(0)) == (k["scope"] == "shared"), k["name"]
     text = _page(site, "reference/scenarios")
     assert all(name in text for name in SCENARIOS)
     text = _page(site, "reference/commands")
@@ -131,19 +134,50 @@ def test_a_newer_screenshot_from_the_browser_tests_replaces_the_committed_one(
     assert docs_site.screenshot_source(committed, tmp_path) == committed
 
 
-def _minutes(table: str) -> list[int]:
-    return [int(m) for m in re.findall(r"^\| [\d:]+ \| (\d+) \|", table, flags=re.M)]
+def _rows(table: str) -> list[tuple[int, int]]:
+    """(start minute, minutes) of each agenda row: `| 1:05 | 15 | ...`."""
+    found = re.findall(r"^\| (\d+):(\d\d) \| (\d+) \|", table, flags=re.M)
+    return [(int(h) * 60 + int(m), int(n)) for h, m, n in found]
+
+
+def _section(text: str, heading: str) -> str:
+    return text.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def test_the_agenda_adds_up() -> None:
-    """90 minutes and the 45-minute cut; the lesson rows are the Learn pages' own minutes."""
+    """90 minutes, the 45-minute cut and the exercises session: each row starts where the one
+    before ended; the lesson rows are the Learn pages' own minutes."""
     text = (ROOT / "docs" / "instructor" / "agenda.md").read_text()
-    full, cut = text.split("## The 45-minute cut")
-    assert sum(_minutes(full)) == 90
-    assert sum(_minutes(cut)) == 45
+    for heading, total in (
+        ("## 90 minutes", 90),
+        ("## The 45-minute cut", 45),
+        ("## A second session: the exercises", 90),
+    ):
+        rows = _rows(_section(text, heading))
+        starts = [sum(n for _, n in rows[:i]) for i in range(len(rows))]
+        assert [start for start, _ in rows] == starts, f"{heading}: a row starts at the wrong time"
+        assert sum(n for _, n in rows) == total, heading
     learn = 0
     for page in sorted((ROOT / "docs" / "learn").glob("*.md")):
         front = re.match(r"---\nteaching: (\d+)\nexercises: (\d+)\n---\n", page.read_text())
         learn += int(front.group(1)) + int(front.group(2)) if front else 0
     setup_break_compare_wrap = 10 + 5 + 5 + 5
     assert learn == 90 - setup_break_compare_wrap, "the Learn pages' minutes no longer fit"
+
+
+def test_the_agenda_names_what_exists() -> None:
+    """The lesson steps, exercises and notebooks the agenda names are the real ones."""
+    from marathon import lesson
+
+    text = (ROOT / "docs" / "instructor" / "agenda.md").read_text()
+    for n in re.findall(r"/lesson/(\d+)", text):
+        lesson.step(int(n))  # IndexError for a step that does not exist
+    for n, title in re.findall(r"[Ss]teps? (\d), \*([^*]+)\*", text):
+        assert lesson.step(int(n)).title == title, f"step {n} is not {title!r}"
+    names = set(re.findall(r"`(?:exercises/)?(0\d-[a-z-]+)`", text))
+    exercises = {p.name for p in (ROOT / "exercises").glob("0*") if p.is_dir()}
+    notebooks = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert names <= exercises | notebooks, (
+        f"no such exercise or notebook: {names - exercises - notebooks}"
+    )
+    assert exercises <= names and notebooks <= names, "every exercise and notebook has its place"
