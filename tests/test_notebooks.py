@@ -148,9 +148,9 @@ def test_notebook_teaches_what_it_measures(name: str, monkeypatch: pytest.Monkey
     assert not [t for t in texts if "Traceback (most recent call last)" in t]
     print(f"{name}: {elapsed:.1f} s", results)
     CHECKS[name](results)
-    # Each cell has 60 s (the client's timeout); the whole notebook aims at 60 s too, and gets
-    # twice that here because the suite shares two cores with everything else.
-    assert elapsed < 120, f"{name} took {elapsed:.0f} s"
+    # Each cell has 60 s (the client's timeout), and so has the whole notebook: 17-35 s here,
+    # on two cores shared with the rest of the suite.
+    assert elapsed < 60, f"{name} took {elapsed:.0f} s"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
