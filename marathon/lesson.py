@@ -93,7 +93,8 @@ STEPS: tuple[Step, ...] = (
         run={"scenario": "shutdown-mid-flight"},
         answer={"where": "lost"},
         takeaway="A bare create_task dies with the event loop: the user was told yes, the email "
-        "is gone, and nothing says so. wait_until work is drained before exit; a queued job "
+        "is gone, and only the trace says so (send confirmation · nobody, cancelled at "
+        "shutdown). wait_until work is drained before exit; a queued job "
         "waits in the database for a worker.",
     ),
     Step(

@@ -143,9 +143,10 @@ def _shutdown_runs(
                     m = post(client, strategy, knobs_header=header)
                 server.stop()  # as on SIGTERM: finish requests, drain, close the loop
                 # Same database and sandbox: the outcome is visible from here. A server in
-                # another process took its traces (and its log of failures) with it.
-                separate = getattr(server, "separate_process", False)
-                trace_id, m.trace_id = m.trace_id, None if separate else m.trace_id
+                # another process took its log of failures with it, and its traces unless it
+                # exported them here (`ServerProcess(traces_to=)`), flushed before it exited.
+                elsewhere = getattr(server, "traces_elsewhere", False)
+                trace_id, m.trace_id = m.trace_id, None if elsewhere else m.trace_id
                 observe(observer, m)
                 m.trace_id = trace_id
                 m.logged = background_failures(observer) > failures

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from urllib.parse import quote
 
 import httpx
 
@@ -31,9 +32,9 @@ class ServerProcess:
     """`marathon serve` on a free loopback port, sharing `settings`' database and email API,
     without a queue worker of its own (the first server's keeps working)."""
 
-    separate_process = True  # its traces die with it: the scenario reads outcomes elsewhere
-
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, traces_to: str | None = None) -> None:
+        """`traces_to`: an OTLP/HTTP traces URL (the scenario's server's `/v1/traces`) that
+        gets its spans, flushed on SIGTERM before it exits; without one they die with it."""
         if not settings.database_url or not settings.resend_api_url:
             raise ValueError("a server process needs the database and email API URLs")
         self.port = _free_port()
@@ -45,6 +46,12 @@ class ServerProcess:
             "MARATHON_WORKER": "off",
         }
         self.env.pop("MARATHON_ADMIN_TOKEN", None)  # loopback only: it needs none
+        self.traces_elsewhere = traces_to is None  # the scenario reads its outcomes elsewhere
+        if traces_to:
+            self.env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = traces_to
+            if settings.admin_token:  # a receiver beyond loopback wants the instructor's token
+                bearer = quote(f"Bearer {settings.admin_token}")
+                self.env["OTEL_EXPORTER_OTLP_TRACES_HEADERS"] = f"authorization={bearer}"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -57,6 +57,26 @@ class TraceStore(SpanProcessor):
                 else:
                     self.dropped += 1
                 self._mark(trace_id, span)
+
+    def add_finished(self, spans: Iterable[ReadableSpan]) -> None:
+        """Finished spans another process made (received over OTLP), kept like our own: within
+        the same limits, registrations first. Their start was never seen here, so they never
+        count as running; a span sent twice (an exporter's retry) is kept once."""
+        with self._lock:
+            for span in spans:
+                if span.context is None:
+                    continue
+                trace_id, span_id = span.context.trace_id, span.context.span_id
+                kept = self._traces.setdefault(trace_id, [])
+                if any(s.context is not None and s.context.span_id == span_id for s in kept):
+                    continue
+                if len(kept) < self.max_spans:
+                    kept.append(span)
+                else:
+                    self.dropped += 1
+                self._mark(trace_id, span)
+                while len(self._traces) > self.limit:
+                    self._evict()
 
     def _mark(self, trace_id: int, span: ReadableSpan) -> None:
         attributes = span.attributes or {}

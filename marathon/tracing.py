@@ -27,7 +27,7 @@ from opentelemetry.instrumentation.propagators import (
 )
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
@@ -46,6 +46,7 @@ __all__ = [
     "enabled",
     "owned_by",
     "provider_for",
+    "receive",
     "route_span_details",
     "scrub",
     "setup",
@@ -78,6 +79,7 @@ SEMCONV_VARIABLE, SEMCONV_DEFAULT = "OTEL_SEMCONV_STABILITY_OPT_IN", "http,datab
 
 STORE = TraceStore()
 _providers: dict[str, TracerProvider] = {}
+_exporting: list[SpanProcessor] = []  # the OTLP processors, which pass on received spans too
 _EMAIL_LIKE = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+")
 
 
@@ -106,8 +108,19 @@ def _processors() -> list[SpanProcessor]:
     if otlp_enabled():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        processors.append(BatchSpanProcessor(OTLPSpanExporter()))
+        exporting = BatchSpanProcessor(OTLPSpanExporter())
+        processors.append(exporting)
+        _exporting.append(exporting)
     return processors
+
+
+def receive(spans: Sequence[ReadableSpan]) -> None:
+    """Finished spans from another process (`POST /v1/traces`): into the store, and on to
+    this process's own OTLP endpoint when it has one, so Jaeger sees them too."""
+    STORE.add_finished(spans)
+    for span in spans:
+        for processor in _exporting[:1]:  # each span carries its own resource: one is enough
+            processor.on_end(span)
 
 
 def opt_in_stable_semconv() -> None:
@@ -158,6 +171,7 @@ def shutdown() -> None:
         provider.force_flush(timeout_millis=10_000)
         provider.shutdown()
     _providers.clear()
+    _exporting.clear()
 
 
 def tracer() -> trace.Tracer:

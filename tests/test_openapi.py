@@ -28,8 +28,10 @@ EXCLUDED = [
     # One regex: Schemathesis keeps only the last of several. Besides the above, not yet
     # truthful and outside this test's lane (issue 10): an HTML page and an SVG whose 400s go
     # out with the page's content type; their owners should drop them from this pattern.
+    # The OTLP receiver's body is protobuf, which Schemathesis cannot generate: its refusals
+    # are tested in tests/test_otlp_import.py.
     "--exclude-path-regex",
-    r"^/api/(scenarios/|queue/retry-dead)|/events$|^/traces/|^/api/waterfalls\.svg$",
+    r"^/api/(scenarios/|queue/retry-dead)|/events$|^/traces/|^/api/waterfalls\.svg$|^/v1/traces$",
 ]
 
 

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -104,6 +105,14 @@ def test_shutdown_needs_a_server_it_may_stop(api: ThreadedServer) -> None:
         run(SCENARIOS["shutdown-mid-flight"], api.url)
 
 
+def _spans(api: ThreadedServer, trace_id: str) -> list[dict[str, Any]]:
+    """The trace's spans from the API's store, each with its tags as a dict."""
+    r = httpx.get(f"{api.url}/api/traces/{trace_id}")
+    assert r.status_code == 200, r.text
+    spans: list[dict[str, Any]] = r.json()["data"][0]["spans"]
+    return [{**s, "tags": {t["key"]: t["value"] for t in s["tags"]}} for s in spans]
+
+
 def test_the_api_lists_and_runs_scenarios(api: ThreadedServer) -> None:
     """Over HTTP, shutdown-mid-flight stops servers in processes of their own: this server
     keeps every thread, log handler and logger it had."""
@@ -122,6 +131,18 @@ def test_the_api_lists_and_runs_scenarios(api: ThreadedServer) -> None:
     assert rows["fire-and-forget"]["stored"] and rows["fire-and-forget"]["delivered"] is False
     assert all(rows[n]["delivered"] for n in ("sequential", "concurrent", "wait-until"))
     assert rows["wait-until"]["verdict"]
+    # The servers it stopped exported their spans here before they exited: the trace of the
+    # lost email is whole, not just the sandbox's `POST /emails`.
+    lost = _spans(api, rows["fire-and-forget"]["trace_id"])
+    assert any(s["tags"].get("marathon.strategy") == "fire-and-forget" for s in lost)
+    [email] = [s for s in lost if s["operationName"] == "send confirmation"]
+    assert email["tags"]["marathon.owner"] == "nobody"
+    assert email["tags"]["marathon.outcome"] == "cancelled_at_shutdown"
+    kept = _spans(api, rows["wait-until"]["trace_id"])
+    [email] = [s for s in kept if s["operationName"] == "send confirmation"]
+    assert email["tags"]["marathon.owner"] == "wait_until"
+    assert email["tags"]["marathon.outcome"] == "finished"
+    assert "only the trace knows" in rows["fire-and-forget"]["verdict"], "the trace is read"
     assert ours() == threads
     assert logging.getLogger().handlers == handlers
     assert logging.getLogger("uvicorn.access").disabled == access

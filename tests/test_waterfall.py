@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
 from marathon.views import terminal
 from marathon.waterfall import Waterfall, load, parse
@@ -86,6 +87,27 @@ def test_terminal_golden(fixed: Waterfall) -> None:
 
 def test_svg_golden(fixed: Waterfall) -> None:
     _golden("waterfall.svg", svg_view.svg([fixed]))
+
+
+def test_compact_svg_golden(fixed: Waterfall) -> None:
+    _golden("waterfall-compact.svg", svg_view.svg([fixed], compact=True))
+
+
+def test_compact_labels_keep_their_owners() -> None:
+    """Compare all and the lesson draw the five strategies compact: no label may be cut,
+    least of all its owner ("send confirmation · nob…")."""
+    traces = Path(__file__).parent.parent / "docs" / "traces"  # real ones: compare --jaeger-json
+    five = [w for s in STRATEGIES for w in load(traces / f"{s}.json")]
+    assert [w.strategy for w in five] == list(STRATEGIES)
+    doc = svg_view.svg(five, compact=True)
+    labels = re.findall(r'<text class="l[^"]*" x="[^"]+" y="[^"]+">([^<]*)</text>', doc)
+    assert len(labels) == sum(len(w.bars) for w in five)
+    assert not [label for label in labels if "…" in label]
+    for owned in ("send confirmation · nobody", "send confirmation · wait_until"):
+        assert owned in labels
+    assert "insert runner · wait_until" in labels  # concurrent's
+    # The labels take room from the bars, not from the text: the drawing keeps its width.
+    assert 'viewBox="0 0 760 ' in doc
 
 
 def test_terminal_line_and_marks(fixed: Waterfall) -> None:

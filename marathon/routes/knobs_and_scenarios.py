@@ -120,7 +120,8 @@ async def run_scenario(
             return scenarios.run(
                 scenario,
                 base_url,
-                instance=lambda: ServerProcess(settings),  # a process of its own to stop
+                # A process of its own to stop; its spans come back to our /v1/traces.
+                instance=lambda: ServerProcess(settings, traces_to=f"{base_url}/v1/traces"),
                 admin_headers={"Authorization": f"Bearer {token}"} if token else None,
             )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from math import ceil
 
 from marathon.waterfall import LINK_MARK, Bar, Waterfall, legend_items, mark, owner_label, wrap
 
@@ -18,8 +19,10 @@ __all__ = ["html_page", "svg"]
 
 LABEL_W, DUR_W, ROW_H, TITLE_H, GAP, PAD = 300, 110, 20, 28, 14, 10
 # compact: no title row (the request bar is labelled with its strategy), narrower columns, for
-# several waterfalls on one slide.
-COMPACT_LABEL_W, COMPACT_DUR_W, COMPACT_GAP = 200, 90, 8
+# several waterfalls on one slide. Its label column grows (up to LABEL_W) to fit the longest
+# label, "send confirmation · wait_until": a cut owner would hide the lesson.
+COMPACT_LABEL_W, COMPACT_DUR_W, COMPACT_GAP, COMPACT_WIDTH = 200, 90, 8, 760
+INDENT = 8  # per depth
 CHAR_W = 7.9  # one character of the 13-unit monospace label
 
 STYLE = """
@@ -63,11 +66,27 @@ def _bar_class(bar: Bar) -> str:
     return "after" if bar.after_response else "waited"
 
 
-def _label(bar: Bar, service: str, width: float = LABEL_W, name: str | None = None) -> str:
+def _full_label(bar: Bar, service: str, name: str | None = None) -> str:
     name = name or (bar.name if bar.service == service else f"{bar.name} [{bar.service}]")
-    name = (f"{LINK_MARK} " if bar.linked else "") + name + owner_label(bar)  # ↪: a job attempt
-    room = int((width - 8 * bar.depth) / CHAR_W)
-    return name if len(name) <= room else name[: room - 1] + "…"
+    return (f"{LINK_MARK} " if bar.linked else "") + name + owner_label(bar)  # ↪: a job attempt
+
+
+def _label(bar: Bar, service: str, width: float = LABEL_W, name: str | None = None) -> str:
+    label = _full_label(bar, service, name)
+    room = int((width - INDENT * bar.depth) / CHAR_W)
+    return label if len(label) <= room else label[: room - 1] + "…"
+
+
+def _compact_label_w(waterfalls: Sequence[Waterfall]) -> int:
+    """The compact label column: wide enough for every label (and a gap before the bars),
+    from COMPACT_LABEL_W up to LABEL_W; only a label longer than that is cut."""
+    needed = COMPACT_LABEL_W
+    for w in waterfalls:
+        service = next((b.service for b in w.bars if b.request), "")
+        for bar in w.bars:
+            label = _full_label(bar, service, w.title if bar.request else None)
+            needed = max(needed, ceil(INDENT * bar.depth + len(label) * CHAR_W) + 2 * INDENT)
+    return min(needed, LABEL_W)
 
 
 def _tooltip(bar: Bar) -> str:
@@ -96,9 +115,11 @@ def svg(
 
     `width` is the viewBox's (the drawing scales to its container); `compact` drops the title
     rows and names each request bar after its strategy (a slide with several waterfalls)."""
-    label_w, dur_w = (COMPACT_LABEL_W, COMPACT_DUR_W) if compact else (LABEL_W, DUR_W)
+    label_w, dur_w = (_compact_label_w(waterfalls), COMPACT_DUR_W) if compact else (LABEL_W, DUR_W)
     title_h, gap = (0, COMPACT_GAP) if compact else (TITLE_H, GAP)
-    width = width or (760 if compact else 980)
+    # A wider label column narrows the bars, not the text: the drawing keeps its width, so the
+    # page's columns (the lesson's is about 780 px at 1280) still draw 12-unit text at 12 px.
+    width = width or (COMPACT_WIDTH if compact else 980)
     axis = axis_ms or max((w.end_ms for w in waterfalls), default=1.0) or 1.0
     plot_w = width - label_w - dur_w - 2 * PAD
 
@@ -121,9 +142,8 @@ def svg(
             name = w.title if compact and bar.request else None
             label = escape(_label(bar, service, label_w, name))
             cls = "l req" if bar.request else "l"
-            out.append(
-                f'<text class="{cls}" x="{PAD + 8 * bar.depth}" y="{row_y + 14}">{label}</text>'
-            )
+            indent = PAD + INDENT * bar.depth
+            out.append(f'<text class="{cls}" x="{indent}" y="{row_y + 14}">{label}</text>')
             out.append(
                 f'<rect class="bar {_bar_class(bar)}" x="{_f(left)}" y="{row_y + 3}" '
                 f'width="{_f(right - left)}" height="{ROW_H - 6}" rx="2" '
