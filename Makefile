@@ -51,6 +51,7 @@ notebooks: $(STAMP) ## Open the Jupyter walkthroughs: JupyterLab on notebooks/, 
 bench: $(STAMP) ## Timing benchmarks (not part of `make test`)
 	$(BIN)/python -m marathon.bench
 	$(BIN)/python -m marathon.bench_outage  # the queue across a 60 s email outage
+	$(BIN)/python -m marathon.bench_shutdown  # SIGTERM mid-burst: what each strategy loses
 
 docs: $(STAMP) ## Serve the documentation site on http://127.0.0.1:8001 (MkDocs; reloads on edit)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve

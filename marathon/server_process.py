@@ -13,15 +13,16 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
 from marathon.settings import Settings
 
-__all__ = ["ServerProcess"]
+__all__ = ["ServerProcess", "free_port"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -29,22 +30,26 @@ def _free_port() -> int:
 
 class ServerProcess:
     """`marathon serve` on a free loopback port, sharing `settings`' database and email API,
-    without a queue worker of its own (the first server's keeps working)."""
+    without a queue worker of its own (the first server's keeps working) unless `worker`;
+    its log goes to `log` (a file) if given."""
 
     separate_process = True  # its traces die with it: the scenario reads outcomes elsewhere
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, worker: bool = False, log: Path | None = None
+    ) -> None:
         if not settings.database_url or not settings.resend_api_url:
             raise ValueError("a server process needs the database and email API URLs")
-        self.port = _free_port()
+        self.port = free_port()
         self.env = {
             **os.environ,
             "DATABASE_URL": settings.database_url,
             "RESEND_API_URL": settings.resend_api_url,
             "MARATHON_EMAIL_SANDBOX": "1" if settings.uses_sandbox else "0",
-            "MARATHON_WORKER": "off",
+            "MARATHON_WORKER": "on" if worker else "off",
         }
         self.env.pop("MARATHON_ADMIN_TOKEN", None)  # loopback only: it needs none
+        self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -54,12 +59,13 @@ class ServerProcess:
     def launch(self) -> ServerProcess:
         """Start the process without waiting for it (several start faster side by side)."""
         if self.process is None:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "marathon", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            with open(self.log or os.devnull, "ab") as out:  # the child keeps its own copy
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "marathon", "serve", "--port", str(self.port)],
+                    env=self.env,
+                    stdout=out,
+                    stderr=out,
+                )
         return self
 
     def start(self, timeout: float = 120) -> ServerProcess:
