@@ -201,15 +201,16 @@ def run(
     concurrency: int = 20,
     knobs_header: str = "",
     strategies: Sequence[str] = tuple(STRATEGIES),
+    sandbox_url: str | None = None,
 ) -> list[Result]:
-    """The whole benchmark on `database_url` (rows are told apart by a random token); logs,
-    one per process, go to `workdir`."""
+    """The whole benchmark on `database_url` (rows are told apart by a random token) and
+    `sandbox_url` (default: a `marathon sandbox` process of its own); logs, one per process,
+    go to `workdir`."""
     token = secrets.token_hex(4)
     results = {s: Result(s) for s in strategies}
     sandbox_port = free_port()
-    settings = Settings(
-        database_url=database_url, resend_api_url=f"http://127.0.0.1:{sandbox_port}"
-    )
+    outbox_url = sandbox_url or f"http://127.0.0.1:{sandbox_port}"
+    settings = Settings(database_url=database_url, resend_api_url=outbox_url)
     before: Counter[str] = Counter()  # the outbox when the queued server had stopped
     with ExitStack() as stack:
         # Only the queued strategy's server works the queue: nobody else may deliver its jobs.
@@ -220,7 +221,8 @@ def run(
         for server in servers.values():
             stack.callback(server.stop, 10)  # whatever happens, no process is left behind
             server.launch()  # side by side: they start faster together
-        sandbox_url = stack.enter_context(_sandbox(sandbox_port, workdir / "sandbox.log"))
+        if sandbox_url is None:
+            stack.enter_context(_sandbox(sandbox_port, workdir / "sandbox.log"))
         for server in servers.values():
             server.start()
 
@@ -235,7 +237,7 @@ def run(
             """A new queued server once the first has exited (the other rounds go on): the
             jobs that waited in the database are its to deliver."""
             await _round(servers["queued"], results["queued"], **options)
-            before.update(await asyncio.to_thread(_outbox, sandbox_url))
+            before.update(await asyncio.to_thread(_outbox, outbox_url))
             log = workdir / "queued-restarted.log"
             restarted = ServerProcess(settings, worker=True, log=log)
             stack.callback(restarted.stop)
@@ -253,7 +255,7 @@ def run(
             )
 
         asyncio.run(rounds())
-        emails = _outbox(sandbox_url)
+        emails = _outbox(outbox_url)
     rows = _rows(database_url, token)
     for r in results.values():
         counts = [emails[i] for i in r.accepted_ids]
