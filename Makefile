@@ -17,7 +17,7 @@ COMPOSE_WHEEL_VERSION := 1.29.2
 $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements-dev.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
 		--dest $(VENV)/share/wheels docker-compose==$(COMPOSE_WHEEL_VERSION)
@@ -53,6 +53,7 @@ bench: $(STAMP) ## Benchmarks of the server from separate processes (docs/benchm
 		|| echo "wrk is not installed: the load comes from an httpx client instead"
 	$(BIN)/marathon bench $(BENCH_ARGS)
 	$(BIN)/python -m marathon.bench_outage  # the queue across a 60 s email outage
+	$(BIN)/python -m marathon.bench_shutdown  # SIGTERM mid-burst: what each strategy loses
 
 docs: $(STAMP) ## Serve the documentation site on http://127.0.0.1:8001 (MkDocs; reloads on edit)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve

@@ -13,16 +13,17 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 
 from marathon.settings import Settings
 
-__all__ = ["ServerProcess"]
+__all__ = ["ServerProcess", "free_port"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -30,20 +31,28 @@ def _free_port() -> int:
 
 class ServerProcess:
     """`marathon serve` on a free loopback port, sharing `settings`' database and email API,
-    without a queue worker of its own (the first server's keeps working)."""
+    without a queue worker of its own (the first server's keeps working) unless `worker`;
+    its log goes to `log` (a file) if given."""
 
-    def __init__(self, settings: Settings, traces_to: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        traces_to: str | None = None,
+        *,
+        worker: bool = False,
+        log: Path | None = None,
+    ) -> None:
         """`traces_to`: an OTLP/HTTP traces URL (the scenario's server's `/v1/traces`) that
         gets its spans, flushed on SIGTERM before it exits; without one they die with it."""
         if not settings.database_url or not settings.resend_api_url:
             raise ValueError("a server process needs the database and email API URLs")
-        self.port = _free_port()
+        self.port = free_port()
         self.env = {
             **os.environ,
             "DATABASE_URL": settings.database_url,
             "RESEND_API_URL": settings.resend_api_url,
             "MARATHON_EMAIL_SANDBOX": "1" if settings.uses_sandbox else "0",
-            "MARATHON_WORKER": "off",
+            "MARATHON_WORKER": "on" if worker else "off",
         }
         self.env.pop("MARATHON_ADMIN_TOKEN", None)  # loopback only: it needs none
         self.traces_elsewhere = traces_to is None  # the scenario reads its outcomes elsewhere
@@ -52,6 +61,7 @@ class ServerProcess:
             if settings.admin_token:  # a receiver beyond loopback wants the instructor's token
                 bearer = quote(f"Bearer {settings.admin_token}")
                 self.env["OTEL_EXPORTER_OTLP_TRACES_HEADERS"] = f"authorization={bearer}"
+        self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,12 +71,13 @@ class ServerProcess:
     def launch(self) -> ServerProcess:
         """Start the process without waiting for it (several start faster side by side)."""
         if self.process is None:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "marathon", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            with open(self.log or os.devnull, "ab") as out:  # the child keeps its own copy
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "marathon", "serve", "--port", str(self.port)],
+                    env=self.env,
+                    stdout=out,
+                    stderr=out,
+                )
         return self
 
     def start(self, timeout: float = 120) -> ServerProcess:

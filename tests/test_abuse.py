@@ -6,14 +6,18 @@ test_strict_input, test_bounds, test_one_email_per_address.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import statistics
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from marathon import fake
+from marathon import changes, fake
 from marathon.app import create_app
+from marathon.routes import registrations
 from marathon.settings import Settings
 from marathon.stack import ThreadedServer
 
@@ -73,3 +77,52 @@ async def test_header_abuse_is_refused_while_others_register(
         *refused, (status, took) = await asyncio.gather(*abusers, _well_behaved(client))
     assert {r.status_code for r in refused} == {400}
     assert status == 202 and took < 5
+
+
+def _stream(api: ThreadedServer, runner_id: str) -> tuple[socket.socket, int]:
+    """A status stream on a raw socket, once its first event is in (or its 503)."""
+    s = socket.create_connection((api.host, api.port), timeout=30)
+    s.sendall(f"GET /api/registrations/{runner_id}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    head = s.recv(4096)
+    status = int(head.split()[1])
+    while status == 200 and b"data:" not in head:  # its watcher is counted from here on
+        chunk = s.recv(4096)
+        if not chunk:
+            return s, 0  # an empty stream: it lost the race for the last slot
+        head += chunk
+    return s, status
+
+
+async def test_200_status_streams_are_capped_and_slow_nobody(
+    settings: Settings, quiet_gc: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row 9: 200 streams used to poll the database 10 times a second each, and everyone's
+    registrations slowed from 32 ms to 2.4 s. Now the first `MAX_STREAMS` wait for a NOTIFY
+    (or a jittered fallback, here 5 times as often as by default, each a cheap status lookup),
+    the rest get 503, and a registration takes about as long as before while they are open."""
+    monkeypatch.setattr(registrations, "SSE_FALLBACK_S", 1.0)
+    # No worker: the queued registration stays queued, so its streams stay open.
+    with ThreadedServer(create_app(settings.with_(worker_in_process=False))) as api:
+        async with httpx.AsyncClient(base_url=api.url, timeout=60) as client:
+            r = await client.post("/api/marathon/queued", json=fake.runner(), headers=QUICK)
+            watched = r.json()["id"]
+            before = [(await _well_behaved(client))[1] for _ in range(5)]
+            with contextlib.ExitStack() as streams:
+                statuses, opening = [], time.monotonic()
+                for _ in range(200):
+                    s, status = _stream(api, watched)
+                    streams.enter_context(s)
+                    statuses.append(status)
+                opening = time.monotonic() - opening
+                during = []
+                for _ in range(10):  # over 2 s: every open stream's fallback fires meanwhile
+                    during.append(await _well_behaved(client))
+                    await asyncio.sleep(0.2)
+    assert statuses.count(200) == changes.MAX_STREAMS, statuses
+    assert statuses.count(503) == 200 - changes.MAX_STREAMS
+    assert {status for status, _ in during} == {202}
+    # Each stream's first event is a status: they used to take a minute to open, and every
+    # few seconds their fallbacks, all at once, held up whoever registered then.
+    assert opening < 30, f"200 streams took {opening:.0f} s to open"
+    slow = [took for _, took in during if took > statistics.median(before) + 0.5]
+    assert len(slow) <= 1, f"{len(slow)} of 10 registrations slow with the streams open: {slow}"

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -25,13 +26,11 @@ EXCLUDED = [
     "PUT",
     "--exclude-method",
     "DELETE",
-    # One regex: Schemathesis keeps only the last of several. Besides the above, not yet
-    # truthful and outside this test's lane (issue 10): an HTML page and an SVG whose 400s go
-    # out with the page's content type; their owners should drop them from this pattern.
-    # The OTLP receiver's body is protobuf, which Schemathesis cannot generate: its refusals
-    # are tested in tests/test_otlp_import.py.
+    # One regex: Schemathesis keeps only the last of several. The OTLP receiver's body is
+    # protobuf, which Schemathesis cannot generate: its refusals are tested in
+    # tests/test_otlp_import.py.
     "--exclude-path-regex",
-    r"^/api/(scenarios/|queue/retry-dead)|/events$|^/traces/|^/api/waterfalls\.svg$|^/v1/traces$",
+    r"^/api/(scenarios/|queue/retry-dead)|/events$|^/v1/traces$",
 ]
 
 
@@ -39,6 +38,30 @@ EXCLUDED = [
 def api(settings: Settings) -> Iterator[ThreadedServer]:
     with ThreadedServer(create_app(settings)) as server:
         yield server
+
+
+@pytest.mark.parametrize(
+    ("path", "template", "status"),
+    [
+        ("/traces/not-hex", "/traces/{trace_id}", 400),
+        ("/traces/abc", "/traces/{trace_id}", 404),
+        ("/api/waterfalls.svg", "/api/waterfalls.svg", 400),
+        ("/api/waterfalls.svg?trace_id=abc", "/api/waterfalls.svg", 400),
+        ("/api/waterfalls.svg?trace_id=abc&depth=x", "/api/waterfalls.svg", 400),
+    ],
+)
+def test_a_page_or_an_image_documents_what_its_errors_send(
+    api: ThreadedServer, path: str, template: str, status: int
+) -> None:
+    """A missing trace's page is HTML, a waterfall's error JSON: each says so (Litestar would
+    send the image's errors as JSON labelled SVG, and document the page's as JSON)."""
+    doc = httpx.get(f"{api.url}/schema/openapi.json").json()
+    r = httpx.get(f"{api.url}{path}")
+    assert r.status_code == status
+    documented = doc["paths"][template]["get"]["responses"][str(status)]["content"]
+    assert r.headers["content-type"].split(";")[0] in documented, (r.headers, documented)
+    if "json" in r.headers["content-type"]:
+        assert r.json()["status_code"] == status
 
 
 def _runners_since(pg_url: str, since: object) -> list[tuple[str, ...]]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import random
+import ssl
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -164,12 +167,20 @@ def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
     return register
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every outbox lookup. httpx builds one per client by default (the CA
+    bundle read and parsed: tens of ms of CPU), and 100 status streams asking every few seconds
+    made everyone's registrations wait seconds."""
+    return httpx.create_ssl_context()
+
+
 async def email_delivered(settings: Settings, runner_id: uuid.UUID) -> dict[str, Any]:
     """Ask the sandbox's outbox; with real Resend, delivery is not ours to see (`None`)."""
     if not settings.uses_sandbox:
         return {"delivered": None, "email_id": None}
     with suppress_instrumentation():
-        async with httpx.AsyncClient(timeout=5) as client:
+        async with httpx.AsyncClient(timeout=5, verify=_tls()) as client:
             r = await client.get(
                 f"{settings.email_api_url}/outbox", params={"idempotency_key": str(runner_id)}
             )
@@ -245,9 +256,11 @@ async def registration_events(state: State, runner_id: FromPath[uuid.UUID]) -> S
                 if status["email"].get("state", "sent") in confirmations.FINAL:
                     return
                 # Until the next NOTIFY for this runner (the fallback only covers the sandbox's
-                # delivery flag, which the database does not announce).
+                # delivery flag, which the database does not announce). Jittered: streams
+                # opened together must not all ask at the same instant, every time.
+                fallback_s = SSE_FALLBACK_S * random.uniform(0.5, 1.5)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), SSE_FALLBACK_S)
+                    await asyncio.wait_for(changed.wait(), fallback_s)
                 changed.clear()
 
     async def capped() -> AsyncIterator[ServerSentEventMessage]:

@@ -14,7 +14,8 @@ from urllib.parse import parse_qs
 
 from litestar import MediaType, Request, Response, get
 from litestar.datastructures import State
-from litestar.exceptions import ValidationException
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions.responses import ExceptionResponseContent
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, QueryParameter
 from opentelemetry.sdk.trace import ReadableSpan
@@ -224,7 +225,13 @@ def _missing_page(trace_id: str, status: int, reason: str, service: str) -> Resp
     return Response(page, status_code=status, media_type=MediaType.HTML)
 
 
-@get("/traces/{trace_id:str}", media_type=MediaType.HTML)
+_PAGE_ERRORS = {
+    400: ResponseSpec(str, media_type=MediaType.HTML, description="Not a trace id: a page"),
+    404: ResponseSpec(str, media_type=MediaType.HTML, description="Not in the store: a page"),
+}
+
+
+@get("/traces/{trace_id:str}", media_type=MediaType.HTML, responses=_PAGE_ERRORS)
 async def trace_page(state: State, trace_id: FromPath[str]) -> Response[str]:
     """One trace's waterfall as a page, a queued job's attempts drawn in (found through their
     links); it refreshes itself while spans still run. A missing trace gets a page saying so."""
@@ -270,7 +277,23 @@ async def trace_page(state: State, trace_id: FromPath[str]) -> Response[str]:
     return Response(page.replace("<head>", f"<head>{refresh}", 1), media_type=MediaType.HTML)
 
 
-@get("/api/waterfalls.svg", media_type="image/svg+xml")
+def _json_problem(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Litestar answers an error in the route's media type: a JSON body labelled SVG."""
+    problem = ExceptionResponseContent(
+        status_code=exc.status_code,
+        detail=exc.detail,
+        headers=exc.headers,
+        extra=exc.extra,
+        media_type=MediaType.JSON,
+    )
+    return problem.to_response(request)
+
+
+@get(
+    "/api/waterfalls.svg",
+    media_type="image/svg+xml",
+    exception_handlers={HTTPException: _json_problem},
+)
 async def waterfalls_svg(
     trace_id: FromQuery[list[str]],
     depth: FromQuery[int | None] = None,
