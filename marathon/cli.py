@@ -51,6 +51,7 @@ ENDPOINTS = [
     ("GET  / /registrations /outbox", "the workshop page and the pages to check it against"),
     ("GET  /lesson/{n} /api/lesson", "the page in lesson mode at step n; the steps as JSON"),
     ("GET  /api/fake-runner /static/{file}", "the page's fictional runners and assets"),
+    ("POST /v1/traces", "OTLP/HTTP spans from other marathon processes, into the trace store"),
     ("GET  /schema", "OpenAPI (Litestar's), with /schema/swagger"),
 ]
 ENDPOINTS_HELP = "endpoints (docs/api.md has the details):\n" + "".join(
