@@ -19,12 +19,21 @@ log = logging.getLogger("marathon")
 ENVIRONMENT_HELP = """\
 settings (environment):
   DATABASE_URL             PostgreSQL to use; unset: embedded PostgreSQL in MARATHON_DATA_DIR
+  MARATHON_DATA_DIR        where the embedded PostgreSQL keeps its data
   RESEND_API_KEY           a real Resend key sends real email; unset: the local sandbox
   RESEND_API_URL           Resend API or sandbox URL; unset in sandbox mode: start one
   MARATHON_EMAIL_SANDBOX   auto (default), 1 (always the sandbox) or 0 (never)
+  MARATHON_EMAIL_FROM      the confirmation's sender
+  MARATHON_SANDBOX_PORT    port of the embedded sandbox (default 8025; 0: any free port)
   OTEL_SERVICE_NAME        service name in traces (default marathon-api)
   OTEL_EXPORTER_OTLP_ENDPOINT  also export spans over OTLP/HTTP, e.g. http://localhost:4318
+  OTEL_SEMCONV_STABILITY_OPT_IN  semantic conventions (default http,database: the stable ones)
+  MARATHON_TRACING         off (or OTEL_SDK_DISABLED=true): no tracing, no instrumentation
+  MARATHON_TRACE_LIMIT     how many recent traces the in-process store keeps (default 200)
   JAEGER_UI_URL            link traces to Jaeger, e.g. http://localhost:16686
+  JAEGER_QUERY_URL         where `marathon trace` reads traces from a real Jaeger
+  MARATHON_WORKER          off: no queue worker in the API process (run `marathon worker`)
+  MARATHON_WORKER_CONCURRENCY  jobs one worker runs at once (default 10)
   MARATHON_KNOBS           off: no run-time or per-request knob changes (default on)
   MARATHON_ADMIN_TOKEN     beyond loopback (--host 0.0.0.0), shared changes need
                            Authorization: Bearer <this token>

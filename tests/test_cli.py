@@ -81,3 +81,18 @@ def test_serve_help_names_every_endpoint() -> None:
         pieces = [p for p in re.split(r"\{[^}]*\}", route.path) if p.strip("/")] or ["GET  /"]
         missing = [p for p in pieces if not re.search(re.escape(p) + r"[ {?\n]", text)]
         assert not missing, f"{route.path} is missing from `marathon serve --help`"
+
+
+def test_help_names_every_setting() -> None:
+    """Every variable `Settings` reads, and the tracing switches, are in `marathon --help`."""
+    from marathon import settings
+
+    names = set(re.findall(r'env\.get\("([A-Z_]+)"\)', Path(settings.__file__).read_text()))
+    names = (names - {"XDG_DATA_HOME"}) | {
+        "MARATHON_TRACING",
+        "OTEL_SDK_DISABLED",
+        "OTEL_SEMCONV_STABILITY_OPT_IN",
+    }
+    text = build_parser().format_help()
+    missing = sorted(n for n in names if n not in text)
+    assert not missing, f"not in marathon --help: {missing}"
