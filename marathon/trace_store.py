@@ -37,11 +37,16 @@ class TraceStore(SpanProcessor):
         self._traces: OrderedDict[int, list[ReadableSpan]] = OrderedDict()
         self._running: defaultdict[int, int] = defaultdict(int)
         self._registrations: set[int] = set()
+        # The traces not (yet) known as registrations, oldest first: where eviction looks for
+        # noise, without walking every kept trace for each new one.
+        self._unmarked: OrderedDict[int, None] = OrderedDict()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         trace_id = span.get_span_context().trace_id
         with self._lock:
-            self._traces.setdefault(trace_id, [])
+            if trace_id not in self._traces:
+                self._traces[trace_id] = []
+                self._unmarked[trace_id] = None
             self._running[trace_id] += 1
             self._mark(trace_id, span)
             while len(self._traces) > self.limit:
@@ -67,7 +72,10 @@ class TraceStore(SpanProcessor):
                 if span.context is None:
                     continue
                 trace_id, span_id = span.context.trace_id, span.context.span_id
-                kept = self._traces.setdefault(trace_id, [])
+                if trace_id not in self._traces:
+                    self._traces[trace_id] = []
+                    self._unmarked[trace_id] = None
+                kept = self._traces[trace_id]
                 if any(s.context is not None and s.context.span_id == span_id for s in kept):
                     continue
                 if len(kept) < self.max_spans:
@@ -79,25 +87,22 @@ class TraceStore(SpanProcessor):
                     self._evict()
 
     def _mark(self, trace_id: int, span: ReadableSpan) -> None:
+        if trace_id in self._registrations:
+            return
         attributes = span.attributes or {}
         if any(name in attributes for name in REGISTRATION_ATTRS):
             self._registrations.add(trace_id)
+            self._unmarked.pop(trace_id, None)
 
     def _evict(self) -> None:
         # A trace still running may become a registration's (the request span says so only
         # once the handler runs): only finished traces count as noise.
-        noise = next(
-            (
-                tid
-                for tid in self._traces
-                if tid not in self._registrations and self._running.get(tid, 0) == 0
-            ),
-            None,
-        )
+        noise = next((tid for tid in self._unmarked if self._running.get(tid, 0) == 0), None)
         old = noise if noise is not None else next(iter(self._traces))
         del self._traces[old]
         self._running.pop(old, None)
         self._registrations.discard(old)
+        self._unmarked.pop(old, None)
 
     def spans(self, trace_id: int) -> list[ReadableSpan]:
         """The finished spans of one trace (in the order they ended)."""
@@ -122,6 +127,7 @@ class TraceStore(SpanProcessor):
             self._traces.clear()
             self._running.clear()
             self._registrations.clear()
+            self._unmarked.clear()
 
     def shutdown(self) -> None:
         pass

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
+import httpx
 from litestar.types import Scope
 from litestar.utils import normalize_path
 from opentelemetry import context as otel_context
@@ -44,6 +45,7 @@ __all__ = [
     "current_owner",
     "dropped",
     "enabled",
+    "instrument_http_client",
     "owned_by",
     "provider_for",
     "receive",
@@ -165,6 +167,14 @@ def setup(
     return provider
 
 
+def instrument_http_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Trace a client whose transport is not httpx's own (the global instrumentation wraps only
+    that class), exactly when httpx's own would be: the email client's `POST` spans."""
+    if HTTPXClientInstrumentor().is_instrumented_by_opentelemetry:
+        HTTPXClientInstrumentor.instrument_client(client)
+    return client
+
+
 def shutdown() -> None:
     """Export every span ended so far, then stop each provider (the process is about to exit)."""
     for provider in _providers.values():
@@ -174,8 +184,12 @@ def shutdown() -> None:
     _exporting.clear()
 
 
+# A proxy until `setup()` sets the provider, then the provider's tracer: made once, not per span.
+_TRACER = trace.get_tracer("marathon")
+
+
 def tracer() -> trace.Tracer:
-    return trace.get_tracer("marathon")
+    return _TRACER
 
 
 def route_span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
