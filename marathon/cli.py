@@ -34,6 +34,7 @@ settings (environment):
   JAEGER_QUERY_URL         where `marathon trace` reads traces from a real Jaeger
   MARATHON_WORKER          off: no queue worker in the API process (run `marathon worker`)
   MARATHON_WORKER_CONCURRENCY  jobs one worker runs at once (default 10)
+  MARATHON_EVENT_LOOP      auto (default: uvloop if installed), uvloop or asyncio
   MARATHON_KNOBS           off: no run-time or per-request knob changes (default on)
   MARATHON_ADMIN_TOKEN     beyond loopback (--host 0.0.0.0), shared changes need
                            Authorization: Bearer <this token>

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from marathon import (
     compare,
+    event_loop,
     jaeger,
     jaeger_query,
     knobs,
@@ -82,7 +83,10 @@ def serve(args: argparse.Namespace) -> int:
             log.info("API on http://%s:%d/ (traces: /traces/<id>, /api/services)", host, port)
             # In the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included), and
             # run() returns instead of re-raising the signal (see marathon.shutdown).
-            server = shutdown.Server(uvicorn.Config(app, log_level="info", **limits.UVICORN))
+            config = uvicorn.Config(
+                app, log_level="info", loop=event_loop.choice(), **limits.UVICORN
+            )
+            server = shutdown.Server(config)
             server.run(sockets=[sock])
             shutdown.finish()  # before PostgreSQL stops: nothing left to trace after this
     finally:
@@ -118,7 +122,7 @@ def worker(args: argparse.Namespace) -> int:
                 s.settings.service_name.replace("-api", "-worker"), s.settings.trace_limit
             )
             assert s.settings.database_url
-            asyncio.run(work(s.settings.database_url, s.settings))
+            event_loop.run(work(s.settings.database_url, s.settings))
             shutdown.finish()
     except KeyboardInterrupt:
         shutdown.finish()
@@ -134,7 +138,8 @@ def sandbox(args: argparse.Namespace) -> int:
     tracing.setup(SERVICE_NAME)
     log.info("Resend sandbox on http://%s:%d/ (outbox: /)", host, port)
     try:
-        shutdown.Server(uvicorn.Config(create_sandbox(api_key=args.api_key))).run(sockets=[sock])
+        config = uvicorn.Config(create_sandbox(api_key=args.api_key), loop=event_loop.choice())
+        shutdown.Server(config).run(sockets=[sock])
     finally:
         sock.close()
     shutdown.finish()

@@ -15,6 +15,7 @@
 | `JAEGER_QUERY_URL` | unset | where `marathon` reads traces from a real Jaeger |
 | `MARATHON_WORKER` | `on` | `off`: this process runs no queue worker (run `marathon worker`) |
 | `MARATHON_WORKER_CONCURRENCY` | `10` | jobs one worker process runs at once |
+| `MARATHON_EVENT_LOOP` | `auto` | `uvloop` or `asyncio` (`auto`: uvloop if installed) |
 | `MARATHON_TRACING` | `on` | `off` (or `OTEL_SDK_DISABLED=true`): no tracing, no instrumentation |
 | `MARATHON_KNOBS` | `on` | `off`: no run-time (`PUT /api/knobs`) or per-request knob changes |
 | `MARATHON_ADMIN_TOKEN` | unset | the instructor's token for shared changes beyond loopback |

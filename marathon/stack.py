@@ -16,7 +16,7 @@ from typing import Any
 
 import uvicorn
 
-from marathon import db, shutdown
+from marathon import db, event_loop, shutdown
 from marathon.sandbox import create_sandbox
 from marathon.settings import Settings
 
@@ -41,6 +41,7 @@ class ThreadedServer:
         self.sock = shutdown.listen(host, port, setting=setting)
         self.host, self.port = self.sock.getsockname()[:2]
         config.setdefault("log_level", "warning")
+        config.setdefault("loop", event_loop.choice())
         self.server = shutdown.Server(uvicorn.Config(app, lifespan="on", **config))
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
