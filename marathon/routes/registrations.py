@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import random
-import ssl
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,6 +30,7 @@ from marathon import confirmations, knobs, lifecycle, queue, registration, traci
 from marathon.background import BackgroundFull
 from marathon.changes import Changes, TooManyStreams
 from marathon.db import DatabaseUnavailable, DuplicateRunner
+from marathon.http_transport import tls_context
 from marathon.routes import registration_openapi
 from marathon.routes.registration_openapi import Problem, RegistrationOperation
 from marathon.settings import Settings
@@ -167,20 +166,14 @@ def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
     return register
 
 
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every outbox lookup. httpx builds one per client by default (the CA
-    bundle read and parsed: tens of ms of CPU), and 100 status streams asking every few seconds
-    made everyone's registrations wait seconds."""
-    return httpx.create_ssl_context()
-
-
 async def email_delivered(settings: Settings, runner_id: uuid.UUID) -> dict[str, Any]:
     """Ask the sandbox's outbox; with real Resend, delivery is not ours to see (`None`)."""
     if not settings.uses_sandbox:
         return {"delivered": None, "email_id": None}
+    # The process's one TLS context: 100 status streams asking every few seconds once built
+    # one each (the CA bundle parsed, tens of ms) and made everyone's registrations wait.
     with suppress_instrumentation():
-        async with httpx.AsyncClient(timeout=5, verify=_tls()) as client:
+        async with httpx.AsyncClient(timeout=5, verify=tls_context()) as client:
             r = await client.get(
                 f"{settings.email_api_url}/outbox", params={"idempotency_key": str(runner_id)}
             )
