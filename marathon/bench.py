@@ -56,6 +56,7 @@ FIDELITY = "db_latency_ms=40, db_latency_spread=0, email_latency_ms=400, email_l
 # What each strategy makes the client wait for, by design (ms), at FIDELITY's latencies.
 DESIGNED_MS = {"sequential": 440, "fire-and-forget": 40, "concurrent": 0, "wait-until": 40}
 DESIGNED_MS["queued"] = 40
+SAMPLED = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
 UNFINISHED = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
 
 
@@ -277,12 +278,15 @@ def _cpu_round(h: Harness, server: Server, o: Options, strategy: str) -> dict[st
 
 @register("throughput")
 def throughput(h: Harness, o: Options) -> dict[str, Any]:
-    """wait-until at 0 injected latency: tracing on (store and OTLP export), store only, and
-    MARATHON_TRACING=off, in rounds alternating between three servers that run side by side."""
+    """wait-until at 0 injected latency: tracing on (store and OTLP export), store only,
+    MARATHON_TRACING=off, and on with 1 trace in 10 sampled, in rounds alternating between four
+    servers that run side by side."""
     sides = {
         "on": h.api(tracing=True),  # the in-process store and OTLP export
         "store_only": h.api(tracing=True, otlp=False),
         "off": h.api(tracing=False),
+        # What head sampling would save: 1 trace in 10 recorded (the standard variables).
+        "sampled": h.api(tracing=True, **SAMPLED),
     }
     for s in sides.values():
         s.wait_ready()
@@ -315,8 +319,10 @@ def throughput(h: Harness, o: Options) -> dict[str, Any]:
         "tracing_on": figures("on"),
         "tracing_store_only": figures("store_only"),
         "tracing_off": figures("off"),
+        "tracing_sampled_10pct": figures("sampled"),
         "on_over_off": over_off("on"),
         "store_only_over_off": over_off("store_only"),
+        "sampled_over_off": over_off("sampled"),
         "failed_requests": sum(r[side]["non2xx"] for r in rounds for side in sides),
     }
 

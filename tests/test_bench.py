@@ -16,7 +16,7 @@ def test_quick_benchmark_measures_the_server_from_outside() -> None:
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     t = result["throughput"]
-    for side in ("tracing_on", "tracing_off"):
+    for side in ("tracing_on", "tracing_off", "tracing_sampled_10pct"):
         cpu = t[side]["cpu_ms_per_request"]
         assert 0 < cpu["min"] <= cpu["median"] <= cpu["max"], t
         assert t[side]["requests_per_s"]["median"] > 0
