@@ -153,11 +153,11 @@ async def send_confirmation_job(
             ATTEMPT_SPAN, kind=SpanKind.CONSUMER, context=parent, links=links, attributes=attributes
         ) as span,
     ):
-        await confirmations.mark_sending(
+        runner = await confirmations.start_attempt(
             db, rid, attempt, f"{span.get_span_context().trace_id:032x}"
         )
         try:
-            email_id = await email.send_confirmation(await db.load_runner(rid))
+            email_id = await email.send_confirmation(runner)
         except Exception as exc:
             delay_s = retry_delay(exc, attempt, k)
             retry_at = None
