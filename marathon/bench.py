@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 
 from marathon import compare, db, loadgen
@@ -399,26 +400,59 @@ def sustained(h: Harness, o: Options) -> dict[str, Any]:
     return results
 
 
+def _postgres_cpu_ms(h: Harness) -> float:
+    """utime + stime of the embedded PostgreSQL: the postmaster, its live processes and the
+    ones that have exited (its children's times)."""
+    pid = int((h.tmp / "pgdata" / "postmaster.pid").read_text().split()[0])
+    total = 0.0
+    try:
+        postmaster = psutil.Process(pid)
+        procs = [postmaster, *postmaster.children()]
+    except psutil.Error:
+        return 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total * 1000
+
+
 @register("queue")
 def queue_rate(h: Harness, o: Options) -> dict[str, Any]:
     """Emails/s delivered by 1, 2 and 4 `marathon worker` processes (default settings), jobs
-    enqueued beforehand at 0 latency; timed from 10% to 90% of the batch (no start-up)."""
+    enqueued beforehand at 0 latency; timed from 10% to 90% of the batch (no start-up).
+
+    CPU per email: the workers' whole lives (start-up included), and over the same 10-90%
+    window the workers', the sandbox's and PostgreSQL's, which share the machine's cores."""
     api = h.api().wait_ready()
     rates: dict[int, list[float]] = {n: [] for n in o.workers}
     cpu_per_email: list[float] = []  # workers' CPU, start-up included
+    steady: dict[int, dict[str, list[float]]] = {
+        n: {"workers": [], "sandbox": [], "postgres": []} for n in o.workers
+    }
+    # One connection for the polling: a new one every 50 ms was a new PostgreSQL backend
+    # (a fork) each time, CPU taken from the workers being measured.
+    poll = psycopg.connect(h.database_url, autocommit=True)
     for _ in range(o.repeat):
         for n in o.workers:
             h.load(api, "queued", count=o.queue_jobs, connections=16)
             workers = [h.start("worker", health="") for _ in range(n)]
             marks: dict[float, float] = {}
+            cpu: dict[float, dict[str, float]] = {}
             deadline = time.monotonic() + (120 if o.quick else 300)
             while time.monotonic() < deadline:
-                left = h.query(UNFINISHED)
+                row = poll.execute(UNFINISHED).fetchone()
+                left = int(row[0]) if row else 0
                 delivered = o.queue_jobs - left
                 now = time.monotonic()
                 for share in (0.1, 0.9):
                     if share not in marks and delivered >= share * o.queue_jobs:
                         marks[share] = now
+                        cpu[share] = {
+                            "workers": sum(w.cpu_ms() for w in workers),
+                            "sandbox": h.sandbox.cpu_ms(),
+                            "postgres": _postgres_cpu_ms(h),
+                        }
                 if not left:  # the whole batch, before the next round
                     break
                 time.sleep(0.05)
@@ -428,11 +462,18 @@ def queue_rate(h: Harness, o: Options) -> dict[str, Any]:
             if 0.9 not in marks:
                 raise RuntimeError(f"workers did not deliver the batch: {workers[0].log.name}")
             rates[n].append(0.8 * o.queue_jobs / max(0.001, marks[0.9] - marks[0.1]))
+            for part, samples in steady[n].items():
+                samples.append((cpu[0.9][part] - cpu[0.1][part]) / (0.8 * o.queue_jobs))
+    poll.close()
     api.stop()
     one = rates[o.workers[0]]
     return {
         "jobs_per_round": o.queue_jobs,
         "worker_cpu_ms_per_email": spread(cpu_per_email),
+        "steady_cpu_ms_per_email": {
+            str(n): {part: spread(samples) for part, samples in parts.items()}
+            for n, parts in steady.items()
+        },
         "emails_per_s": {str(n): spread(r) for n, r in rates.items()},
         "over_one_worker": {
             str(n): spread([a / b for a, b in zip(r, one, strict=True)])

@@ -201,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="deliver queued confirmations (any number, on any host)",
         description="Run a queue worker: it takes confirmation jobs from PostgreSQL and sends "
         "them with retries. Workers share the queue, so run as many as you like, anywhere "
-        "DATABASE_URL reaches. `marathon serve` runs one in-process unless MARATHON_WORKER=off.",
+        "DATABASE_URL reaches. `marathon serve` runs one in-process unless MARATHON_WORKER=off. "
+        "It logs failures, dead letters and stalled workers; a line per job only with "
+        "`marathon -v worker`.",
         epilog=ENVIRONMENT_HELP,
         formatter_class=_formatter,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -115,6 +116,11 @@ def worker(args: argparse.Namespace) -> int:
                     name=f"worker-{os.getpid()}",
                 )
 
+    if not args.verbose:
+        # Procrastinate logs every job's start and end at INFO: 300 lines a second at 150
+        # emails/s, about 4% of the worker's CPU. What goes wrong still shows: a final failure
+        # (procrastinate, ERROR), a dead letter or a stalled worker's jobs (marathon, WARNING).
+        logging.getLogger("procrastinate.worker").setLevel(logging.WARNING)
     _stop_on_sigterm()  # until procrastinate's own handlers are in place, and after them
     try:
         with stack.running(Settings.from_env()) as s:
@@ -122,6 +128,11 @@ def worker(args: argparse.Namespace) -> int:
                 s.settings.service_name.replace("-api", "-worker"), s.settings.trace_limit
             )
             assert s.settings.database_url
+            # The ~100,000 objects of start-up (imports, instrumentation) live as long as the
+            # process: out of the collector's way, so its passes over the older generations
+            # visit only what the jobs made (measured: a third less time in gc per email).
+            gc.collect()
+            gc.freeze()
             event_loop.run(work(s.settings.database_url, s.settings))
             shutdown.finish()
     except KeyboardInterrupt:

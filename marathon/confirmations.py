@@ -16,9 +16,18 @@ from psycopg.rows import dict_row
 
 from marathon import delay, knobs
 from marathon.db import Database
+from marathon.registration import Runner
 from marathon.tracing import RUNNER_ATTR, work_span
 
-__all__ = ["FINAL", "get", "mark_failed", "mark_sending", "mark_sent", "record_enqueued"]
+__all__ = [
+    "FINAL",
+    "get",
+    "mark_failed",
+    "mark_sending",
+    "mark_sent",
+    "record_enqueued",
+    "start_attempt",
+]
 
 FINAL = ("sent", "dead")
 
@@ -40,6 +49,23 @@ async def mark_sending(db: Database, runner_id: uuid.UUID, attempt: int, trace_i
             " WHERE runner_id = %s",
             (attempt, trace_id, runner_id),
         )
+
+
+async def start_attempt(db: Database, runner_id: uuid.UUID, attempt: int, trace_id: str) -> Runner:
+    """`mark_sending`, and the whole registration for the email, in one round trip (a job
+    attempt's first step: one statement instead of two, one pool checkout instead of two)."""
+    async with db.pool.connection() as conn:
+        cur = await conn.execute(
+            "UPDATE confirmations c SET state = 'sending', attempts = %s, next_attempt_at = NULL,"
+            " attempt_trace_ids = array_append(c.attempt_trace_ids, %s), updated_at = now()"
+            " FROM runners r WHERE c.runner_id = %s AND r.id = c.runner_id"
+            " RETURNING r.id, r.first_name, r.last_name, r.email, r.address, r.distance",
+            (attempt, trace_id, runner_id),
+        )
+        row = await cur.fetchone()
+    if row is None:  # no confirmation row (a job older than the table): as before, send anyway
+        return await db.load_runner(runner_id)
+    return Runner(*row)
 
 
 async def mark_sent(db: Database, runner_id: uuid.UUID, email_id: str) -> None:

@@ -98,6 +98,8 @@ def _validate(body: Any) -> Response[dict[str, Any]] | None:
 
 async def _accepted_before_hangup(request: Request[Any, Any, State], seconds: float) -> bool:
     """Sleep `seconds`, unless the client disconnects first (then False)."""
+    if seconds <= 0:  # accepted at once: no time to hang up in (and no two tasks to race)
+        return True
     sleep = asyncio.ensure_future(asyncio.sleep(seconds))
     hangup = asyncio.ensure_future(request.receive())  # the body is read: next is a disconnect
     done, pending = await asyncio.wait({sleep, hangup}, return_when=asyncio.FIRST_COMPLETED)

@@ -267,3 +267,44 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_email_goes_once(
             second.communicate(timeout=30)
     assert status["email"]["state"] == "sent" and status["email"]["attempts"] == 2
     assert len(outbox(sandbox, runner_id)) == 1, "exactly one email: the retry was a replay"
+
+
+def test_a_backlog_the_statistics_missed_gets_them_refreshed(pg_url: str) -> None:
+    """Procrastinate's fetch plans from the table's statistics: taken on a quiet queue they
+    call a backlog a row or two, and each fetch sorts the whole backlog (queue.py)."""
+    import asyncio
+
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    from marathon import queue
+    from marathon.db import Database
+
+    async def scenario() -> tuple[bool, bool]:
+        db = Database(pg_url)
+        await db.open()
+        jobs = queue.create_queue(pg_url)
+        await jobs.open_async()
+        try:
+            await queue.ensure_schema(jobs, db)
+            async with db.pool.connection() as conn:
+                await conn.execute("ANALYZE procrastinate_jobs")  # the quiet queue's statistics
+                # a backlog in a queue of its own, which no worker takes
+                await conn.execute(
+                    "INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
+                    " SELECT 'statistics-test', 'none', '{}' FROM generate_series(1, 2000)"
+                )
+            try:
+                return await queue.refresh_statistics(db), await queue.refresh_statistics(db)
+            finally:
+                async with db.pool.connection() as conn:
+                    await conn.execute(
+                        "DELETE FROM procrastinate_jobs WHERE queue_name = 'statistics-test'"
+                    )
+        finally:
+            await jobs.close_async()
+            await db.close()
+
+    with suppress_instrumentation():
+        first, second = asyncio.run(scenario())
+    assert first, "2,000 waiting jobs against statistics of a quiet queue: refreshed"
+    assert not second, "once they know the backlog, nothing to do"
