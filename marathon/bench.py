@@ -539,6 +539,8 @@ def _machine() -> dict[str, Any]:
         "litestar",
         "uvicorn",
         "httpx",
+        "aiohttp",
+        "uvloop",
         "psycopg",
         "procrastinate",
         "resend",
