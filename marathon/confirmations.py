@@ -23,7 +23,6 @@ __all__ = [
     "FINAL",
     "get",
     "mark_failed",
-    "mark_sending",
     "mark_sent",
     "record_enqueued",
     "start_attempt",
@@ -41,19 +40,9 @@ async def record_enqueued(
     )
 
 
-async def mark_sending(db: Database, runner_id: uuid.UUID, attempt: int, trace_id: str) -> None:
-    async with db.pool.connection() as conn:
-        await conn.execute(
-            "UPDATE confirmations SET state = 'sending', attempts = %s, next_attempt_at = NULL,"
-            " attempt_trace_ids = array_append(attempt_trace_ids, %s), updated_at = now()"
-            " WHERE runner_id = %s",
-            (attempt, trace_id, runner_id),
-        )
-
-
 async def start_attempt(db: Database, runner_id: uuid.UUID, attempt: int, trace_id: str) -> Runner:
-    """`mark_sending`, and the whole registration for the email, in one round trip (a job
-    attempt's first step: one statement instead of two, one pool checkout instead of two)."""
+    """Mark the confirmation sending (this attempt, its trace id) and return the whole
+    registration for the email, in one round trip: a job attempt's first step."""
     async with db.pool.connection() as conn:
         cur = await conn.execute(
             "UPDATE confirmations c SET state = 'sending', attempts = %s, next_attempt_at = NULL,"
