@@ -29,6 +29,8 @@ settings (environment):
   OTEL_EXPORTER_OTLP_ENDPOINT  also export spans over OTLP/HTTP, e.g. http://localhost:4318
   OTEL_SEMCONV_STABILITY_OPT_IN  semantic conventions (default http,database: the stable ones)
   MARATHON_TRACING         off (or OTEL_SDK_DISABLED=true): no tracing, no instrumentation
+  OTEL_TRACES_SAMPLER      head sampling, e.g. parentbased_traceidratio with
+                           OTEL_TRACES_SAMPLER_ARG=0.1 (default: every trace, as the lesson needs)
   MARATHON_TRACE_LIMIT     how many recent traces the in-process store keeps (default 200)
   JAEGER_UI_URL            link traces to Jaeger, e.g. http://localhost:16686
   JAEGER_QUERY_URL         where `marathon trace` reads traces from a real Jaeger

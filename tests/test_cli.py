@@ -92,6 +92,8 @@ def test_help_names_every_setting() -> None:
         "MARATHON_TRACING",
         "OTEL_SDK_DISABLED",
         "OTEL_SEMCONV_STABILITY_OPT_IN",
+        "OTEL_TRACES_SAMPLER",
+        "MARATHON_EVENT_LOOP",
     }
     text = build_parser().format_help()
     missing = sorted(n for n in names if n not in text)
