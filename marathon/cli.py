@@ -27,6 +27,7 @@ settings (environment):
   MARATHON_SANDBOX_PORT    port of the embedded sandbox (default 8025; 0: any free port)
   OTEL_SERVICE_NAME        service name in traces (default marathon-api)
   OTEL_EXPORTER_OTLP_ENDPOINT  also export spans over OTLP/HTTP, e.g. http://localhost:4318
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT  the same, for traces only (full URL, .../v1/traces)
   OTEL_SEMCONV_STABILITY_OPT_IN  semantic conventions (default http,database: the stable ones)
   MARATHON_TRACING         off (or OTEL_SDK_DISABLED=true): no tracing, no instrumentation
   OTEL_TRACES_SAMPLER      head sampling, e.g. parentbased_traceidratio with

@@ -93,6 +93,8 @@ def test_help_names_every_setting() -> None:
         "OTEL_SDK_DISABLED",
         "OTEL_SEMCONV_STABILITY_OPT_IN",
         "OTEL_TRACES_SAMPLER",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
         "MARATHON_EVENT_LOOP",
     }
     text = build_parser().format_help()
