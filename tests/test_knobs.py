@@ -119,3 +119,16 @@ async def test_simulated_database_failures(client: httpx.AsyncClient) -> None:
         headers={"Marathon-Knobs": QUICK + ", db_duplicate_rate=1"},
     )
     assert r.status_code == 409
+
+
+def test_what_was_logged_is_bounded_however_many_values_clients_send(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from marathon.routes import registrations
+
+    monkeypatch.setattr(registrations, "_logged_overrides", set())
+    with caplog.at_level(logging.INFO, logger="marathon"):
+        for i in range(registrations.MAX_LOGGED_OVERRIDES + 100):
+            registrations.log_override_once("db_latency_ms", i / 1000)
+    assert len(registrations._logged_overrides) == registrations.MAX_LOGGED_OVERRIDES
+    assert len(caplog.records) == registrations.MAX_LOGGED_OVERRIDES

@@ -47,7 +47,19 @@ SSE_FALLBACK_S, SSE_LIMIT_S = 5.0, 300.0
 # exercise's own strategy is documented as 201.
 SUCCESS_STATUS = {"concurrent": ACCEPTED, "queued": ACCEPTED}
 
+# Each per-request override is logged once, not on every request; the values come from clients,
+# so the memory of what was logged is bounded (a client sending a new value each time would
+# otherwise grow it for ever): past the bound, new values go unlogged.
+MAX_LOGGED_OVERRIDES = 256
 _logged_overrides: set[str] = set()
+
+
+def log_override_once(name: str, value: object) -> None:
+    override = f"{name}={value}"
+    if override in _logged_overrides or len(_logged_overrides) >= MAX_LOGGED_OVERRIDES:
+        return
+    _logged_overrides.add(override)
+    log.info("knob override per request: %s", override)
 
 
 def request_knobs(request: Request[Any, Any, State]) -> knobs.Knobs:
@@ -67,9 +79,7 @@ def request_knobs(request: Request[Any, Any, State]) -> knobs.Knobs:
             extra=[{"key": knobs.HEADER, "message": str(e), "source": "header"}],
         ) from None
     for name, value in overrides.items():
-        if f"{name}={value}" not in _logged_overrides:  # each override is logged once
-            _logged_overrides.add(f"{name}={value}")
-            log.info("knob override per request: %s=%s", name, value)
+        log_override_once(name, value)
     return knobs.defaults().replace(overrides)
 
 
