@@ -29,14 +29,14 @@ demo: $(STAMP) ## Run the main demo on embedded defaults (PostgreSQL, Resend san
 	$(BIN)/marathon demo
 
 test: $(STAMP) ## Set up, then run lint, type checks and the whole test suite
-	$(BIN)/ruff check marathon tests exercises
-	$(BIN)/ruff format --check marathon tests exercises
+	$(BIN)/ruff check marathon tests exercises tools
+	$(BIN)/ruff format --check marathon tests exercises tools
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2
 
 lint: $(STAMP) ## ruff check and format check
-	$(BIN)/ruff check marathon tests exercises
-	$(BIN)/ruff format --check marathon tests exercises
+	$(BIN)/ruff check marathon tests exercises tools
+	$(BIN)/ruff format --check marathon tests exercises tools
 
 typecheck: $(STAMP) ## mypy --strict on the package
 	$(BIN)/mypy
@@ -52,8 +52,8 @@ bench: $(STAMP) ## Benchmarks of the server from separate processes (docs/benchm
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } \
 		|| echo "wrk is not installed: the load comes from an httpx client instead"
 	$(BIN)/marathon bench $(BENCH_ARGS)
-	$(BIN)/python -m marathon.bench_outage  # the queue across a 60 s email outage
-	$(BIN)/python -m marathon.bench_shutdown  # SIGTERM mid-burst: what each strategy loses
+	$(BIN)/python -m marathon.bench.outage  # the queue across a 60 s email outage
+	$(BIN)/python -m marathon.bench.shutdown  # SIGTERM mid-burst: what each strategy loses
 
 docs: $(STAMP) ## Serve the documentation site on http://127.0.0.1:8001 (MkDocs; reloads on edit)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
@@ -62,7 +62,7 @@ docs-build: $(STAMP) ## Build the documentation site into site/ (strict: broken 
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 screenshots: $(STAMP) ## Retake the site's screenshots in Chromium and copy them to docs/screenshots
-	$(BIN)/python -m marathon.screenshots
+	$(BIN)/python -m tools.screenshots
 	cp artifacts/screenshots/*.png docs/screenshots/
 
 lock: ## Re-pin requirements.lock (runtime) and requirements-dev.lock from pyproject.toml

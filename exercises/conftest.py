@@ -33,6 +33,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from marathon import knobs
+from marathon.local import postgres
 
 # ---------------------------------------------------------------- which answer, in which order
 
@@ -187,9 +188,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def record_trace(item: pytest.Item, spans: Any) -> None:
     """Keep a test's trace (Jaeger JSON) for `marathon workshop check` to draw."""
-    from marathon import jaeger
+    from marathon.tracing import jaeger_json
 
-    item.user_properties.append(("trace", jaeger.trace_from_spans(spans)))
+    item.user_properties.append(("trace", jaeger_json.trace_from_spans(spans)))
 
 
 # ---------------------------------------------------------------- real components
@@ -216,16 +217,15 @@ def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if shared:
         yield shared
         return
-    from marathon import db
 
-    with db.embedded_server(tmp_path_factory.mktemp("pg") / "data", ephemeral=True) as url:
+    with postgres.embedded_server(tmp_path_factory.mktemp("pg") / "data", ephemeral=True) as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Any]:
-    from marathon.sandbox import create_sandbox
-    from marathon.stack import ThreadedServer
+    from marathon.local.sandbox import create_sandbox
+    from marathon.local.stack import ThreadedServer
 
     with ThreadedServer(create_sandbox(defaults=knobs.Knobs())) as server:
         yield server
@@ -234,8 +234,8 @@ def sandbox() -> Iterator[Any]:
 def _handled() -> tuple[type[BaseException], ...]:
     """The app's own answers to a failure (409, 503): not the learner's bug."""
     from marathon.background import BackgroundFull
-    from marathon.db import DatabaseUnavailable, DuplicateRunner
-    from marathon.queue import QueueUnavailable
+    from marathon.service.db import DatabaseUnavailable, DuplicateRunner
+    from marathon.service.queue import QueueUnavailable
 
     return (DuplicateRunner, DatabaseUnavailable, QueueUnavailable, BackgroundFull)
 
@@ -282,7 +282,8 @@ class Endpoint:
     async def register(self, knob_header: str, *, expect: int, why: str) -> Registration:
         """Register a fictional runner; fail with the learner's error or a coaching message
         unless the endpoint answers `expect`."""
-        from marathon import fake, tracing
+        from marathon import tracing
+        from marathon.service import fake
         from tests.conftest import settled, trace_id_of
 
         self.raised.clear()
@@ -308,7 +309,7 @@ async def _mounted(
     strategy: Any, pg_url: str, sandbox: Any, answer_file: Path, tmp_path_factory: Any
 ) -> AsyncIterator[Endpoint]:
     from marathon.app import create_app
-    from marathon.settings import Settings
+    from marathon.service.settings import Settings
 
     settings = Settings(
         database_url=pg_url,

@@ -16,12 +16,14 @@ from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlu
 from litestar.types import ASGIApp, Receive, Scope, Send
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from marathon import email, knobs, lifecycle, queue, tracing
+from marathon import knobs, lifecycle, tracing
 from marathon.background import Background
-from marathon.changes import Changes
 from marathon.routes import ROUTES
 from marathon.routes.registrations import registration_endpoint
-from marathon.settings import Settings
+from marathon.scenarios import ScenarioRunner
+from marathon.service import email, queue
+from marathon.service.settings import Settings
+from marathon.service.status_watch import Changes
 from marathon.strategies import STRATEGIES, Strategy, Work
 
 __all__ = ["create_app"]
@@ -78,10 +80,13 @@ def create_app(
     *,
     database_url: str | None = None,
     strategies: Mapping[str, Strategy] = STRATEGIES,
+    run_scenario: ScenarioRunner | None = None,
 ) -> Litestar:
     """The API. The database URL comes from `database_url`, else `settings.database_url`.
 
     `strategies` maps path segments to strategies (an exercise mounts its own this way).
+    `run_scenario` plays a scenario for `POST /api/scenarios/{name}`; the lab, which sits above
+    the app, provides it (`marathon.lab.scenario_runner.for_server`); without it that is a 501.
     """
     settings = settings or Settings.from_env()
     url = database_url or settings.database_url
@@ -155,5 +160,11 @@ def create_app(
         logging_config=LoggingConfig(configure_root_logger=False),
         middleware=[quiet_untraced],
         plugins=plugins,
-        state=State({"settings": settings, "startup_knobs": knobs.defaults()}),
+        state=State(
+            {
+                "settings": settings,
+                "startup_knobs": knobs.defaults(),
+                "run_scenario": run_scenario,
+            }
+        ),
     )

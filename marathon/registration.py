@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from marathon import addresses
+from marathon.service import addresses
 
 __all__ = ["DISTANCES", "FieldError", "Runner", "parse", "uuid7"]
 

@@ -18,11 +18,12 @@ import pytest
 from litestar import Litestar
 from opentelemetry.sdk.trace import ReadableSpan
 
-from marathon import db, knobs, tracing
+from marathon import knobs, tracing
 from marathon.app import create_app
-from marathon.sandbox import create_sandbox
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
+from marathon.local import postgres
+from marathon.local.sandbox import create_sandbox
+from marathon.local.stack import ThreadedServer
+from marathon.service.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +40,7 @@ QUICK = "db_latency_ms=0, email_latency_ms=0"
 
 @pytest.fixture(scope="session")
 def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with db.embedded_server(tmp_path_factory.mktemp("pg") / "data", ephemeral=True) as url:
+    with postgres.embedded_server(tmp_path_factory.mktemp("pg") / "data", ephemeral=True) as url:
         yield url
 
 

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from marathon import changes, fake
 from marathon.app import create_app
-from marathon.routes import registrations
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
+from marathon.local.stack import ThreadedServer
+from marathon.routes import registration_status
+from marathon.service import fake, status_watch
+from marathon.service.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -100,7 +100,7 @@ async def test_200_status_streams_are_capped_and_slow_nobody(
     registrations slowed from 32 ms to 2.4 s. Now the first `MAX_STREAMS` wait for a NOTIFY
     (or a jittered fallback, here 5 times as often as by default, each a cheap status lookup),
     the rest get 503, and a registration takes about as long as before while they are open."""
-    monkeypatch.setattr(registrations, "SSE_FALLBACK_S", 1.0)
+    monkeypatch.setattr(registration_status, "SSE_FALLBACK_S", 1.0)
     # No worker: the queued registration stays queued, so its streams stay open.
     with ThreadedServer(create_app(settings.with_(worker_in_process=False))) as api:
         async with httpx.AsyncClient(base_url=api.url, timeout=60) as client:
@@ -118,8 +118,8 @@ async def test_200_status_streams_are_capped_and_slow_nobody(
                 for _ in range(10):  # over 2 s: every open stream's fallback fires meanwhile
                     during.append(await _well_behaved(client))
                     await asyncio.sleep(0.2)
-    assert statuses.count(200) == changes.MAX_STREAMS, statuses
-    assert statuses.count(503) == 200 - changes.MAX_STREAMS
+    assert statuses.count(200) == status_watch.MAX_STREAMS, statuses
+    assert statuses.count(503) == 200 - status_watch.MAX_STREAMS
     assert {status for status, _ in during} == {202}
     # Each stream's first event is a status: they used to take a minute to open, and every
     # few seconds their fallbacks, all at once, held up whoever registered then.

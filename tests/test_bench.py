@@ -12,7 +12,7 @@ from tests.conftest import run_python
 # Every benchmark starts its own server processes: about a minute on an idle 2-core machine.
 @pytest.mark.timeout(400)
 def test_quick_benchmark_measures_the_server_from_outside() -> None:
-    r = run_python("-m", "marathon.bench", "--quick", "--json", timeout=600)
+    r = run_python("-m", "marathon.bench.harness", "--quick", "--json", timeout=600)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     t = result["throughput"]

@@ -1,4 +1,4 @@
-"""SIGTERM in the middle of a burst, the short variant of `python -m marathon.bench_shutdown`:
+"""SIGTERM in the middle of a burst, the short variant of `python -m marathon.bench.shutdown`:
 real `marathon serve` processes, a sandbox that outlives them, a real signal.
 
 Every accepted registration of sequential, concurrent, wait-until and queued (after a restart)
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from marathon import bench_shutdown
-from marathon.stack import ThreadedServer
+from marathon.bench import shutdown
+from marathon.local.stack import ThreadedServer
 
 # Each email takes 1 s: the signal comes while many are in flight, and nothing that would
 # finish them (a drain, a retry) can pass for luck.
@@ -21,10 +21,10 @@ def test_sigterm_mid_burst_loses_only_fire_and_forget_emails(
     pg_url: str, sandbox: ThreadedServer, tmp_path: Path
 ) -> None:
     # The session's sandbox outlives every API process too, and saves starting one more.
-    results = bench_shutdown.run(
+    results = shutdown.run(
         pg_url, tmp_path, burst=20, concurrency=5, knobs_header=SLOW_EMAIL, sandbox_url=sandbox.url
     )
-    table = bench_shutdown.render(results)
+    table = shutdown.render(results)
     by = {r.strategy: r for r in results}
     assert list(by) == ["sequential", "fire-and-forget", "concurrent", "wait-until", "queued"]
     for r in results:

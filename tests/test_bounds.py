@@ -13,13 +13,13 @@ import pytest
 from litestar import Litestar
 from opentelemetry.sdk.trace import TracerProvider
 
-from marathon import fake
 from marathon.app import create_app
-from marathon.limits import UVICORN, BoundedH11Protocol
-from marathon.routes import registrations
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
-from marathon.trace_store import TraceStore
+from marathon.local.stack import ThreadedServer
+from marathon.routes import registration_status
+from marathon.service import fake
+from marathon.service.limits import UVICORN, BoundedH11Protocol
+from marathon.service.settings import Settings
+from marathon.tracing.store import TraceStore
 from tests.conftest import share
 
 
@@ -87,7 +87,7 @@ def test_status_streams_are_capped_and_woken_by_notify(
 ) -> None:
     share(queue_retry_base_s=1.5)
     # No polling to fall back on: only a NOTIFY can wake a stream within the test.
-    monkeypatch.setattr(registrations, "SSE_FALLBACK_S", 60.0)
+    monkeypatch.setattr(registration_status, "SSE_FALLBACK_S", 60.0)
     app.state.changes.max_streams = 2
     r = httpx.post(
         f"{api.url}/api/marathon/queued",

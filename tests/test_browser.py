@@ -17,8 +17,9 @@ import httpx
 import pytest
 
 from marathon.app import create_app
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
+from marathon.lab import scenario_runner
+from marathon.local.stack import ThreadedServer
+from marathon.service.settings import Settings
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).parent.parent / "artifacts"
@@ -51,7 +52,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[ThreadedServer]:
-    with ThreadedServer(create_app(settings)) as server:
+    with ThreadedServer(create_app(settings, run_scenario=scenario_runner.for_server)) as server:
         yield server
 
 

@@ -7,7 +7,7 @@ import asyncio
 import psycopg
 import pytest
 
-from marathon.changes import CHANNEL, Changes
+from marathon.service.status_watch import CHANNEL, Changes
 
 pytestmark = pytest.mark.anyio
 

@@ -71,7 +71,7 @@ def test_demo_once_from_a_cold_start(tmp_path: Path) -> None:
 
 def test_serve_help_names_every_endpoint() -> None:
     from marathon.app import create_app
-    from marathon.settings import Settings
+    from marathon.service.settings import Settings
 
     text = _run("serve", "--help").stdout
     for route in create_app(Settings(database_url="postgresql://unused")).routes:
@@ -85,7 +85,7 @@ def test_serve_help_names_every_endpoint() -> None:
 
 def test_help_names_every_setting() -> None:
     """Every variable `Settings` reads, and the tracing switches, are in `marathon --help`."""
-    from marathon import settings
+    from marathon.service import settings
 
     names = set(re.findall(r'env\.get\("([A-Z_]+)"\)', Path(settings.__file__).read_text()))
     names = (names - {"XDG_DATA_HOME"}) | {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from marathon.waterfall import from_jaeger
+from marathon.views.waterfall import from_jaeger
 from tests.conftest import run_python
 from tests.jaeger_ui import assert_upload_file
 

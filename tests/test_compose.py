@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from marathon.settings import Settings
+from marathon.service.settings import Settings
 
 ROOT = Path(__file__).parent.parent
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from marathon import fake
-from marathon.db import Database, DuplicateRunner, embedded_server
+from marathon.local.postgres import embedded_server
 from marathon.registration import Runner, parse, uuid7
+from marathon.service import fake
+from marathon.service.db import Database, DuplicateRunner
 
 pytestmark = pytest.mark.anyio
 

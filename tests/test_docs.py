@@ -14,8 +14,8 @@ import pytest
 from marathon import knobs, strategies
 from marathon.app import create_app
 from marathon.cli import build_parser
-from marathon.sandbox import create_sandbox
-from marathon.settings import Settings
+from marathon.local.sandbox import create_sandbox
+from marathon.service.settings import Settings
 
 DOCS = Path(__file__).parent.parent / "docs"
 ALL_DOCS = "\n".join(p.read_text() for p in sorted(DOCS.glob("*.md")))

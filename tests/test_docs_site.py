@@ -14,8 +14,9 @@ import pytest
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
 
-from marathon import docs_site, knobs, strategies
-from marathon.scenarios import SCENARIOS
+from marathon import knobs, strategies
+from marathon.lab.scenario_runner import SCENARIOS
+from tools import docs_site
 
 ROOT = Path(__file__).parent.parent
 
@@ -167,13 +168,13 @@ def test_the_agenda_adds_up() -> None:
 
 def test_the_agenda_names_what_exists() -> None:
     """The lesson steps, exercises and notebooks the agenda names are the real ones."""
-    from marathon import lesson
+    from marathon.views import lesson_steps
 
     text = (ROOT / "docs" / "instructor" / "agenda.md").read_text()
     for n in re.findall(r"/lesson/(\d+)", text):
-        lesson.step(int(n))  # IndexError for a step that does not exist
+        lesson_steps.step(int(n))  # IndexError for a step that does not exist
     for n, title in re.findall(r"[Ss]teps? (\d), \*([^*]+)\*", text):
-        assert lesson.step(int(n)).title == title, f"step {n} is not {title!r}"
+        assert lesson_steps.step(int(n)).title == title, f"step {n} is not {title!r}"
     names = set(re.findall(r"`(?:exercises/)?(0\d-[a-z-]+)`", text))
     exercises = {p.name for p in (ROOT / "exercises").glob("0*") if p.is_dir()}
     notebooks = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}

@@ -10,11 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from marathon import email, fake, knobs
+from marathon import knobs
 from marathon.app import create_app
-from marathon.sandbox import create_sandbox
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
+from marathon.local.sandbox import create_sandbox
+from marathon.local.stack import ThreadedServer
+from marathon.service import email, fake
+from marathon.service.settings import Settings
 from tests.conftest import QUICK, final_status, settled, trace_id_of
 
 pytestmark = pytest.mark.anyio

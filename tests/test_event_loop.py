@@ -7,7 +7,8 @@ import asyncio
 import pytest
 import uvloop
 
-from marathon import event_loop, lifecycle, tracing
+from marathon import lifecycle, tracing
+from marathon.local import event_loop
 
 
 def test_auto_takes_uvloop_and_asyncio_declines_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from marathon import cli, workshop
+from marathon import cli
+from marathon.lab import coach
 
 ROOT = Path(__file__).parent.parent
-EXERCISES = workshop.exercises(ROOT / "exercises")
+EXERCISES = coach.exercises(ROOT / "exercises")
 
 
 def expected_message(wrong: Path) -> str:
@@ -34,23 +35,21 @@ def test_there_are_eight_exercises_in_order() -> None:
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.path.name)
-def test_each_exercise_has_what_the_coach_needs(exercise: workshop.Exercise) -> None:
+def test_each_exercise_has_what_the_coach_needs(exercise: coach.Exercise) -> None:
     meta = exercise.meta
     assert (exercise.path / "README.md").exists() and (meta / "exemplar.py").exists()
     assert (meta / "stub.py").exists(), "`marathon workshop reset` restores .meta/stub.py"
-    assert len(workshop.hints_of(exercise)) >= 2, "progressive hints: two at least"
+    assert len(coach.hints_of(exercise)) >= 2, "progressive hints: two at least"
     assert len(exercise.wrong_answers()) >= 2, "two known-wrong answers at least"
     for wrong in exercise.wrong_answers():
         expected_message(wrong)
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.path.name)
-def test_the_answers_are_told_apart(
-    exercise: workshop.Exercise, pg_url: str, tmp_path: Path
-) -> None:
+def test_the_answers_are_told_apart(exercise: coach.Exercise, pg_url: str, tmp_path: Path) -> None:
     exemplar, stub = exercise.meta / "exemplar.py", exercise.meta / "stub.py"
     wrongs = exercise.wrong_answers()
-    results, proc = workshop.run_tests(
+    results, proc = coach.run_tests(
         [exercise.path],
         [exemplar, stub, *wrongs],
         env={"MARATHON_EXERCISE_DATABASE_URL": pg_url},
@@ -65,9 +64,9 @@ def test_the_answers_are_told_apart(
     assert passed and all(r["outcome"] == "passed" for r in passed), [
         (r["test"], r["message"]) for r in passed if r["outcome"] != "passed"
     ]
-    assert workshop.first_failure(of(stub)), "the untouched stub passed its tests"
+    assert coach.first_failure(of(stub)), "the untouched stub passed its tests"
     for wrong in wrongs:
-        failed = workshop.first_failure(of(wrong))
+        failed = coach.first_failure(of(wrong))
         assert failed, f"{wrong.name} passed every task"
         message = str(failed["message"])
         assert expected_message(wrong) in message, f"{wrong.name}: {message}"

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
-from marathon.http_transport import AiohttpTransport
+from marathon.service.transport import AiohttpTransport
 
 pytestmark = pytest.mark.anyio
 

@@ -1,4 +1,4 @@
-"""Jaeger's query semantics (`marathon.jaeger_query`), pinned against Jaeger's own source:
+"""Jaeger's query semantics (`marathon.tracing.jaeger_query`), pinned against Jaeger's own source:
 `cmd/query/app/query_parser.go` (v2.10) for parameters, units and error messages, its memory
 store for what a search matches, `model.TraceIDFromString` for ids. No server: fixed traces."""
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from marathon import jaeger_query as q
-from marathon.waterfall import from_jaeger, parse
+from marathon.tracing import jaeger_query as q
+from marathon.views.waterfall import from_jaeger, parse
 
 FIXTURE = Path(__file__).parent / "fixtures" / "jaeger-trace.json"
 T0 = 1763870400000000  # the fixture's first span, µs

@@ -9,9 +9,10 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from marathon import fake, knobs
+from marathon import knobs
 from marathon.app import create_app
-from marathon.settings import Settings
+from marathon.service import fake
+from marathon.service.settings import Settings
 from tests.conftest import QUICK, count_runners, settled, trace_id_of
 
 pytestmark = pytest.mark.anyio
@@ -124,7 +125,7 @@ async def test_simulated_database_failures(client: httpx.AsyncClient) -> None:
 def test_what_was_logged_is_bounded_however_many_values_clients_send(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from marathon.routes import registrations
+    from marathon.routes import knob_headers as registrations
 
     monkeypatch.setattr(registrations, "_logged_overrides", set())
     with caplog.at_level(logging.INFO, logger="marathon"):

@@ -10,17 +10,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from marathon import fake, knobs, lesson, scenarios
+from marathon import knobs
+from marathon.lab import scenario_runner
+from marathon.service import fake
 from marathon.strategies import STRATEGIES
+from marathon.views import lesson_steps
 from marathon.views import svg as svg_view
-from marathon.waterfall import Waterfall, load
+from marathon.views.waterfall import Waterfall, load
 
 FIXTURE = Path(__file__).parent / "fixtures" / "jaeger-trace.json"
-CSS = Path(lesson.__file__).parent / "static" / "app.css"
+CSS = Path(lesson_steps.__file__).parent / "static" / "app.css"
 
 
 def test_seven_steps_in_the_order_of_the_lesson() -> None:
-    assert [s.slug for s in lesson.STEPS] == [
+    assert [s.slug for s in lesson_steps.STEPS] == [
         "who-waits",
         "slow-email",
         "shutdown",
@@ -29,24 +32,24 @@ def test_seven_steps_in_the_order_of_the_lesson() -> None:
         "outage",
         "burst",
     ]
-    assert lesson.step(3).slug == "shutdown"
+    assert lesson_steps.step(3).slug == "shutdown"
     for bad in (0, 8):
         with pytest.raises(IndexError):
-            lesson.step(bad)
+            lesson_steps.step(bad)
 
 
-@pytest.mark.parametrize("step", lesson.STEPS, ids=lambda s: s.slug)
-def test_every_step_runs_something_this_server_has(step: lesson.Step) -> None:
+@pytest.mark.parametrize("step", lesson_steps.STEPS, ids=lambda s: s.slug)
+def test_every_step_runs_something_this_server_has(step: lesson_steps.Step) -> None:
     assert step.question.endswith("?") and step.takeaway
     run = step.run
     if "scenario" in run:
-        assert run["scenario"] in scenarios.SCENARIOS
+        assert run["scenario"] in scenario_runner.SCENARIOS
     else:
         named = run["register"] if "register" in run else [run["burst"]]
         assert set(named) <= set(STRATEGIES)
         knobs.parse_overrides(run["knobs"])  # raises on a knob the server would refuse
     if step.predict == "strategies":
-        assert set(step.choices) <= set(STRATEGIES) and step.answer["where"] in lesson.WHERE
+        assert set(step.choices) <= set(STRATEGIES) and step.answer["where"] in lesson_steps.WHERE
     elif step.predict == "ms":
         assert step.answer["measure"] == "client_ms" and step.answer["strategy"] in STRATEGIES
     else:
@@ -54,11 +57,13 @@ def test_every_step_runs_something_this_server_has(step: lesson.Step) -> None:
 
 
 def test_lost_is_read_from_the_outcome() -> None:
-    assert lesson.lost({"status": 201, "stored": True, "delivered": False})
-    assert lesson.lost({"status": 202, "stored": False, "delivered": False})  # said yes
-    assert not lesson.lost({"status": 201, "stored": True, "delivered": True})
-    assert not lesson.lost({"status": 409, "stored": False, "delivered": False})  # told the user
-    assert not lesson.lost({"status": 201, "stored": True, "delivered": None})  # real Resend
+    assert lesson_steps.lost({"status": 201, "stored": True, "delivered": False})
+    assert lesson_steps.lost({"status": 202, "stored": False, "delivered": False})  # said yes
+    assert not lesson_steps.lost({"status": 201, "stored": True, "delivered": True})
+    assert not lesson_steps.lost(
+        {"status": 409, "stored": False, "delivered": False}
+    )  # told the user
+    assert not lesson_steps.lost({"status": 201, "stored": True, "delivered": None})  # real Resend
 
 
 @pytest.mark.anyio

@@ -8,8 +8,9 @@ import asyncio
 import httpx
 import pytest
 
-from marathon import fake, tracing
-from marathon.stack import ThreadedServer
+from marathon import tracing
+from marathon.local.stack import ThreadedServer
+from marathon.service import fake
 from tests.conftest import count_runners, outbox, settled, share, trace_id_of
 
 pytestmark = pytest.mark.anyio

@@ -189,7 +189,7 @@ def test_a_killed_kernel_leaves_no_postgres_behind() -> None:
     """kill -9 the process that started the stack: the watchdog stops its PostgreSQL."""
     script = (
         "import time\n"
-        "from marathon import notebook\n"
+        "from marathon.lab import notebook\n"
         "lab = notebook.start()\n"
         "print('PGDATA', lab.settings.data_dir / 'pgdata', flush=True)\n"
         "time.sleep(600)\n"

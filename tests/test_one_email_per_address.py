@@ -8,10 +8,10 @@ import asyncio
 import httpx
 import pytest
 
-from marathon import fake
 from marathon.app import create_app
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
+from marathon.local.stack import ThreadedServer
+from marathon.service import fake
+from marathon.service.settings import Settings
 from tests.conftest import outbox
 
 pytestmark = pytest.mark.anyio

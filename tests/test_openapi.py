@@ -16,8 +16,8 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from marathon import registration
 from marathon.app import create_app
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
+from marathon.local.stack import ThreadedServer
+from marathon.service.settings import Settings
 
 # Not fuzzed: changes to what everyone shares (a fuzzed email outage would be everyone's),
 # scenario runs (each one minutes of work) and streams (open for minutes by design).

@@ -19,8 +19,9 @@ import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from oteltap import OtelTapHttpProtobufReceiver, OtelTapHttpProtobufReceiverSettings
 
-from marathon import fake, tracing
-from marathon.stack import ThreadedServer
+from marathon import tracing
+from marathon.local.stack import ThreadedServer
+from marathon.service import fake
 from tests.test_strategies import SLOW_EMAIL
 
 pytestmark = pytest.mark.anyio

@@ -12,10 +12,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import Link, SpanContext, SpanKind, StatusCode
 
-from marathon import otlp_import, tracing
+from marathon import tracing
 from marathon.app import create_app
-from marathon.settings import Settings
-from marathon.trace_store import TraceStore
+from marathon.service.settings import Settings
+from marathon.tracing import otlp_import
+from marathon.tracing.store import TraceStore
 
 
 def _ids(context: SpanContext | None) -> tuple[int, int, bool] | None:

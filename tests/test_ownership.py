@@ -6,8 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from marathon import fake, tracing, waterfall
-from marathon.views import svg, terminal
+from marathon import tracing
+from marathon.service import fake
+from marathon.views import svg, terminal, waterfall
 from tests.conftest import QUICK, settled, share, trace_id_of
 
 pytestmark = pytest.mark.anyio

@@ -9,9 +9,10 @@ import time
 import httpx
 import pytest
 
-from marathon import fake, knobs
-from marathon.db import Database
+from marathon import knobs
 from marathon.registration import Runner, uuid7
+from marathon.service import fake
+from marathon.service.db import Database
 from tests.conftest import count_runners
 
 pytestmark = pytest.mark.anyio

@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from marathon import fake, tracing
+from marathon import tracing
 from marathon.app import create_app
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
+from marathon.local.stack import ThreadedServer
+from marathon.service import fake
+from marathon.service.settings import Settings
 from tests.conftest import count_runners, outbox, share
 
 FAST_RETRY = "email_latency_ms=20, db_latency_ms=5"
@@ -276,8 +277,8 @@ def test_a_backlog_the_statistics_missed_gets_them_refreshed(pg_url: str) -> Non
 
     from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-    from marathon import queue
-    from marathon.db import Database
+    from marathon.service import queue
+    from marathon.service.db import Database
 
     async def scenario() -> tuple[bool, bool]:
         db = Database(pg_url)

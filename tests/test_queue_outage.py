@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from marathon import fake, knobs, queue
+from marathon import knobs
 from marathon.app import create_app
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
+from marathon.local.stack import ThreadedServer
+from marathon.service import fake, queue
+from marathon.service.settings import Settings
 from tests.conftest import outbox, run_python, share
 
 QUICK = "email_latency_ms=5, db_latency_ms=0"

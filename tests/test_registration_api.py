@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from marathon import fake
+from marathon.local.stack import ThreadedServer
 from marathon.registration import parse, uuid7
-from marathon.stack import ThreadedServer
+from marathon.service import fake
 from marathon.strategies import STRATEGIES
 from tests.conftest import QUICK, count_runners, final_status, outbox, settled, trace_id_of
 

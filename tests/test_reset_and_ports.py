@@ -17,10 +17,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from marathon import commands, fake, pg_holders, registration, reset
-from marathon.db import Database
-from marathon.settings import Settings
-from marathon.shutdown import PortBusy
+from marathon import registration
+from marathon.cli import commands
+from marathon.local import pg_holders, reset
+from marathon.local.shutdown import PortBusy
+from marathon.service import fake
+from marathon.service.db import Database
+from marathon.service.settings import Settings
 from tests.conftest import run_python
 
 

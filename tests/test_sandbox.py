@@ -10,9 +10,10 @@ import pytest
 import resend
 from resend.exceptions import ResendError
 
-from marathon import email, knobs
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
+from marathon import knobs
+from marathon.local.stack import ThreadedServer
+from marathon.service import email
+from marathon.service.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

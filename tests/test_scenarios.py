@@ -12,10 +12,11 @@ import httpx
 import pytest
 
 from marathon.app import create_app
-from marathon.measure import Measurement
-from marathon.scenarios import SCENARIOS, ScenarioUnavailable, run, verdict
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
+from marathon.lab import scenario_runner
+from marathon.lab.measure import Measurement
+from marathon.lab.scenario_runner import SCENARIOS, ScenarioUnavailable, run, verdict
+from marathon.local.stack import ThreadedServer
+from marathon.service.settings import Settings
 
 # Fast variants: the same faults with shorter latencies (later knobs override earlier ones).
 FAST = ", email_latency_ms=400, email_latency_spread=0, db_latency_ms=10"
@@ -23,7 +24,7 @@ FAST = ", email_latency_ms=400, email_latency_spread=0, db_latency_ms=10"
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[ThreadedServer]:
-    with ThreadedServer(create_app(settings)) as server:
+    with ThreadedServer(create_app(settings, run_scenario=scenario_runner.for_server)) as server:
         yield server
 
 

@@ -9,8 +9,9 @@ import json
 import httpx
 import pytest
 
-from marathon import fake, tracing, waterfall
-from marathon.views import svg
+from marathon import tracing
+from marathon.service import fake
+from marathon.views import svg, waterfall
 from tests.conftest import QUICK, settled, trace_id_of
 
 pytestmark = pytest.mark.anyio

@@ -12,10 +12,11 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from marathon import knobs, scenarios
+from marathon import knobs
 from marathon.app import create_app
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
+from marathon.lab import scenario_runner
+from marathon.local.stack import ThreadedServer
+from marathon.service.settings import Settings
 from tests.conftest import share
 
 
@@ -79,7 +80,7 @@ async def test_a_public_server_needs_the_instructors_token(
 @pytest.fixture
 def api(settings: Settings) -> Iterator[ThreadedServer]:
     share(queue_retry_base_s=0.1)  # the queued run's retries after the outage come quickly
-    with ThreadedServer(create_app(settings)) as server:
+    with ThreadedServer(create_app(settings, run_scenario=scenario_runner.for_server)) as server:
         yield server
 
 
@@ -108,9 +109,9 @@ def test_a_failing_scenario_restores_what_it_changed(
         assert knobs.defaults().email_outage == "on"
         raise RuntimeError("the network went away")
 
-    monkeypatch.setattr(scenarios, "register", broken)
+    monkeypatch.setattr(scenario_runner, "register", broken)
     with pytest.raises(RuntimeError, match="network"):
-        scenarios.run(scenarios.SCENARIOS["email-outage"], api.url)
+        scenario_runner.run(scenario_runner.SCENARIOS["email-outage"], api.url)
     assert knobs.defaults().email_outage == "off"
 
 

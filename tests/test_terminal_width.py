@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console, RenderableType
 
-from marathon import compare
-from marathon.measure import Measurement
-from marathon.scenarios import verdict
+from marathon.lab import compare
+from marathon.lab.measure import Measurement
+from marathon.lab.scenario_runner import verdict
 
 FIXTURE = Path(__file__).parent / "fixtures" / "jaeger-trace.json"
 OUTAGE = "POST /emails: 503 Service Unavailable: the email API is down (outage)"

@@ -13,11 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from marathon import commands, fake, tracing
+from marathon import tracing
 from marathon.app import create_app
-from marathon.settings import Settings
-from marathon.stack import ThreadedServer
-from marathon.waterfall import parse
+from marathon.cli import commands
+from marathon.local.stack import ThreadedServer
+from marathon.service import fake
+from marathon.service.settings import Settings
+from marathon.views.waterfall import parse
 from tests.conftest import settled, share, trace_id_of
 from tests.jaeger_ui import ENVELOPE, assert_trace, assert_upload_file
 from tests.test_strategies import SLOW_EMAIL

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from marathon import tracing
-from marathon.stack import ThreadedServer
+from marathon.local.stack import ThreadedServer
 from tests.conftest import run_python
 
 CHECK = """
@@ -20,9 +20,9 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
-from marathon import fake
+from marathon.service import fake
 from marathon.app import create_app
-from marathon.settings import Settings
+from marathon.service.settings import Settings
 
 app = create_app(Settings(database_url=sys.argv[1], resend_api_url=sys.argv[2],
                           email_sandbox=True, data_dir=sys.argv[3]))

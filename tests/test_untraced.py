@@ -9,8 +9,9 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from marathon import fake, tracing
-from marathon.trace_store import TraceStore
+from marathon import tracing
+from marathon.service import fake
+from marathon.tracing.store import TraceStore
 from tests.conftest import QUICK, settled, trace_id_of
 
 pytestmark = pytest.mark.anyio

@@ -13,7 +13,7 @@ import pytest
 from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
 from marathon.views import terminal
-from marathon.waterfall import Waterfall, load, parse
+from marathon.views.waterfall import Waterfall, load, parse
 from tests.conftest import run_python
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from marathon.settings import Settings
+from marathon.service.settings import Settings
 
 
 def test_the_setting_and_its_default() -> None:

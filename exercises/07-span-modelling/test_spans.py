@@ -15,7 +15,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from marathon import fake, registration, tracing
+from marathon import registration, tracing
+from marathon.service import fake
 
 pytestmark = pytest.mark.anyio
 

@@ -1,9 +1,9 @@
 """`POST /v1/traces`: an OTLP/HTTP (protobuf) receiver for the spans of marathon's own other
 processes, e.g. the servers the `shutdown-mid-flight` scenario stops: they export here and
-their spans outlive them, in this server's trace store (`marathon.otlp_import`).
+their spans outlive them, in this server's trace store (`marathon.tracing.otlp_import`).
 
 It writes to what every learner sees: beyond loopback it needs the instructor's token, like
-the other shared changes (`marathon.admin`).
+the other shared changes (`marathon.service.instructor`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Sche
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from marathon import otlp_import, tracing
-from marathon.admin import require_admin
+from marathon import tracing
+from marathon.service.instructor import require_admin
+from marathon.tracing import otlp_import
 
 __all__ = ["ROUTES"]
 

@@ -20,14 +20,17 @@ from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from marathon import fake, knobs, lesson, scenarios
+from marathon import knobs
 from marathon.registration import DISTANCES
-from marathon.settings import Settings
+from marathon.scenarios import SCENARIOS
+from marathon.service import fake
+from marathon.service.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES
+from marathon.views import lesson_steps
 
 __all__ = ["ROUTES"]
 
-STATIC = Path(__file__).parent.parent / "static"
+STATIC = Path(__file__).parent.parent / "views" / "static"
 FIELDS = [
     ("firstName", "First name"),
     ("lastName", "Last name"),
@@ -76,8 +79,8 @@ def _knob_input(k: dict[str, Any], value: Any) -> str:
 
 
 def _lesson_section() -> str:
-    """The lesson's frame; `app.js` fills it from the steps embedded below (`lesson.py`)."""
-    steps = json.dumps(lesson.as_json()).replace("</", "<\\/")
+    """The lesson's frame; `app.js` fills it from the steps embedded below (`lesson_steps.py`)."""
+    steps = json.dumps(lesson_steps.as_json()).replace("</", "<\\/")
     return f"""
 <section id="lesson" class="lesson-mode" aria-labelledby="lesson-title">
 <div class="lesson-bar"><p class="counter" id="lesson-counter" aria-live="polite"></p>
@@ -116,7 +119,7 @@ def _workshop(settings: Settings, step: int | None) -> str:
     locked = "" if settings.knobs_mutable else " disabled"
     scenario_options = "".join(
         f'<option value="{s.name}">{s.name}: {escape(s.lesson)}</option>'
-        for s in scenarios.SCENARIOS.values()
+        for s in SCENARIOS.values()
     )
     strategy_options = "".join(f"<option>{n}</option>" for n in STRATEGIES)
     jaeger = escape(settings.jaeger_ui_url or "")
@@ -181,15 +184,15 @@ async def index(state: State) -> str:
 @get("/lesson/{number:int}", media_type=MediaType.HTML, include_in_schema=False)
 async def lesson_page(state: State, number: FromPath[int]) -> str:
     """The page in lesson mode, on step `number` (a deep link for the projector)."""
-    if not 1 <= number <= len(lesson.STEPS):
-        raise NotFoundException(detail=f"the lesson has steps 1 to {len(lesson.STEPS)}")
+    if not 1 <= number <= len(lesson_steps.STEPS):
+        raise NotFoundException(detail=f"the lesson has steps 1 to {len(lesson_steps.STEPS)}")
     return _workshop(state.settings, number)
 
 
 @get("/api/lesson")
-async def lesson_steps() -> dict[str, Any]:
+async def lesson_json() -> dict[str, Any]:
     """The lesson's steps: question, prediction, what each runs, how to read the answer."""
-    return lesson.as_json()
+    return lesson_steps.as_json()
 
 
 @get("/api/fake-runner")
@@ -254,7 +257,7 @@ async def outbox_page(state: State) -> str:
 ROUTES: list[Any] = [
     index,
     lesson_page,
-    lesson_steps,
+    lesson_json,
     fake_runner,
     registrations_page,
     outbox_page,

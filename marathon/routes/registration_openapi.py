@@ -14,8 +14,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
-from marathon import addresses
 from marathon.registration import DISTANCES, MAX_BODY_BYTES
+from marathon.service import addresses
 
 __all__ = ["RegistrationOperation", "responses"]
 

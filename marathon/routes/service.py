@@ -8,10 +8,11 @@ from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from marathon import confirmations, knobs, queue, tracing
-from marathon.admin import require_admin
+from marathon import knobs, tracing
 from marathon.background import Background
-from marathon.settings import Settings
+from marathon.service import confirmations, queue
+from marathon.service.instructor import require_admin
+from marathon.service.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES
 
 __all__ = ["ROUTES"]

@@ -1,7 +1,7 @@
 """Traces: a subset of Jaeger's HTTP query API on the in-process store, and waterfall pages.
 
 Jaeger UI pointed at this app finds, opens and compares its traces: the routes, parameters,
-units, JSON and error bodies are Jaeger's (`marathon.jaeger_query` has the semantics). One
+units, JSON and error bodies are Jaeger's (`marathon.tracing.jaeger_query` has the semantics). One
 extension: `GET /api/traces?strategy=` lists one strategy's registrations (the page uses it).
 """
 
@@ -20,12 +20,13 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, QueryParameter
 from opentelemetry.sdk.trace import ReadableSpan
 
-from marathon import jaeger, tracing
-from marathon import jaeger_query as query
-from marathon.settings import Settings
+from marathon import tracing
+from marathon.service.settings import Settings
 from marathon.strategies import STRATEGIES
+from marathon.tracing import jaeger_json
+from marathon.tracing import jaeger_query as query
 from marathon.views import svg as svg_view
-from marathon.waterfall import from_jaeger
+from marathon.views.waterfall import from_jaeger
 
 __all__ = ["ROUTES", "request_and_attempts", "stored_traces"]
 
@@ -38,7 +39,7 @@ _json: dict[int, tuple[int, dict[str, Any]]] = {}
 def _as_json(trace_id: int, spans: list[ReadableSpan]) -> dict[str, Any]:
     cached = _json.get(trace_id)
     if cached is None or cached[0] != len(spans):
-        cached = _json[trace_id] = (len(spans), jaeger.trace_from_spans(spans))
+        cached = _json[trace_id] = (len(spans), jaeger_json.trace_from_spans(spans))
     return cached[1]
 
 
@@ -79,7 +80,7 @@ def _params(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
 
 
 def _error(code: int, message: str) -> Response[dict[str, Any]]:
-    return Response(jaeger.error(code, message), status_code=code)
+    return Response(jaeger_json.error(code, message), status_code=code)
 
 
 class JaegerErrorItem(TypedDict):
@@ -114,14 +115,14 @@ def _q(doc: str, name: str | None = None) -> Any:
 async def services() -> dict[str, Any]:
     """Services with spans in the store (Jaeger: `GET /api/services`)."""
     names = query.services(stored_traces())
-    return jaeger.response(names, total=len(names))
+    return jaeger_json.response(names, total=len(names))
 
 
 @get("/api/services/{service:str}/operations")
 async def service_operations(service: FromPath[str]) -> dict[str, Any]:
     """A service's operation names (Jaeger's legacy route, the one Jaeger UI's search calls)."""
     names = sorted({o["name"] for o in query.operations(stored_traces(), service)})
-    return jaeger.response(names, total=len(names))
+    return jaeger_json.response(names, total=len(names))
 
 
 @get("/api/operations", responses=_errors(400))
@@ -136,7 +137,7 @@ async def operations(
     if not name:
         return _error(400, query.SERVICE_REQUIRED)
     found = query.operations(stored_traces(), name, (params.get("spanKind") or [""])[0])
-    return Response(jaeger.response(found, total=len(found)))
+    return Response(jaeger_json.response(found, total=len(found)))
 
 
 @get("/api/traces", responses=_errors(400))
@@ -164,9 +165,11 @@ async def search_traces(
     except query.QueryError as e:
         return _error(400, str(e))
     if not tracing.enabled():  # nothing recorded: say why, not just "no traces"
-        return Response(jaeger.response([], errors=[{"code": 503, "msg": tracing.OFF_MESSAGE}]))
+        return Response(
+            jaeger_json.response([], errors=[{"code": 503, "msg": tracing.OFF_MESSAGE}])
+        )
     if not q.trace_ids:
-        return Response(jaeger.response(query.search(stored_traces(), q)))
+        return Response(jaeger_json.response(query.search(stored_traces(), q)))
     found, errors = [], []
     for tid in q.trace_ids:  # in the order asked, as Jaeger's Compare expects
         trace = _stored(tid)
@@ -174,7 +177,7 @@ async def search_traces(
             errors.append({"msg": query.TRACE_NOT_FOUND, "traceID": query.jaeger_id(tid)})
         else:
             found.append(trace)
-    return Response(jaeger.response(found, errors=errors))
+    return Response(jaeger_json.response(found, errors=errors))
 
 
 @get("/api/traces/{trace_id:str}", responses=_errors(400, 404))
@@ -189,7 +192,7 @@ async def get_trace(trace_id: FromPath[str]) -> Response[dict[str, Any]]:
     if trace is None:
         return _error(404, query.TRACE_NOT_FOUND if tracing.enabled() else tracing.OFF_MESSAGE)
     return Response(
-        jaeger.response([trace]),
+        jaeger_json.response([trace]),
         headers={tracing.RUNNING_HEADER: str(tracing.STORE.running(tid))},
     )
 
@@ -209,7 +212,7 @@ async def dependencies(
         return _error(400, str(e))
     only = (params.get("service") or [""])[0]
     links = query.dependencies(stored_traces(), end_us, lookback_us, only)
-    return Response(jaeger.response(links))
+    return Response(jaeger_json.response(links))
 
 
 def _missing_page(trace_id: str, status: int, reason: str, service: str) -> Response[str]:

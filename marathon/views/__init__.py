@@ -1,1 +1,1 @@
-"""Views of `marathon.waterfall.Waterfall`: the terminal (`terminal`) and SVG/HTML (`svg`)."""
+"""Views of `marathon.views.waterfall.Waterfall`: the terminal (`terminal`) and SVG/HTML (`svg`)."""

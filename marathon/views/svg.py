@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from html import escape
 from math import ceil
 
-from marathon.waterfall import LINK_MARK, Bar, Waterfall, legend_items, mark, owner_label, wrap
+from marathon.views.waterfall import (
+    LINK_MARK,
+    Bar,
+    Waterfall,
+    legend_items,
+    mark,
+    owner_label,
+    wrap,
+)
 
 __all__ = ["html_page", "svg"]
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from rich.console import Group
 from rich.text import Text
 
-from marathon.waterfall import (
+from marathon.views.waterfall import (
     AFTER_MARK,
     LINK_MARK,
     Bar,

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from opentelemetry.trace import Span, SpanContext
 
-from marathon import tracing  # noqa: F401 (you will need it)
+from marathon import tracing  # noqa: F401 (you will need it
 from marathon.registration import Runner
 
 __all__ = ["attempt", "confirm"]

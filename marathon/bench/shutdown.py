@@ -1,0 +1,330 @@
+"""SIGTERM in the middle of a burst: what each strategy loses or sends twice.
+
+    python -m marathon.bench.shutdown [--burst 200] [--concurrency 20] [--json]
+
+What a deploy does to a busy server, per strategy. One PostgreSQL (embedded, in a temporary
+folder) and one `marathon sandbox` process outlive the API, as a real database and email API
+would; each strategy gets a `marathon serve` process of its own (one strategy after the other;
+`--together`: all at once, as the test does) and a burst of `--burst` registrations from this
+process, `--concurrency` in flight. Once half of a burst has been answered 2xx, its server gets
+SIGTERM; the rest of the burst finds the port closed. The queued strategy's server is then
+started again: its jobs waited in the database. Then, per strategy, from the database and the
+sandbox's outbox (one email per runner id: the idempotency key): requests accepted (2xx), rows
+stored, and of the accepted registrations how many got exactly one email, none (lost) or more
+than one (duplicated).
+
+Expected: 0 lost and 0 duplicated for sequential, concurrent, wait-until and queued (after the
+restart); fire-and-forget loses the emails still in flight when its process ends: the lesson.
+The short variant runs in the tests (tests/test_bench_shutdown.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from marathon.local import postgres
+from marathon.local.servers import ServerProcess, free_port
+from marathon.service import fake
+from marathon.service.settings import Settings
+from marathon.strategies import STRATEGIES
+
+__all__ = ["Result", "main", "render", "run"]
+
+SETTLE_S = 120  # how long the restarted queued server may take to deliver what waited
+
+
+@dataclass
+class Result:
+    """One strategy's burst. `lost`/`duplicated` count accepted registrations only."""
+
+    strategy: str
+    sent: int = 0
+    accepted: int = 0
+    refused: int = 0  # no 2xx: the port was closed, the connection dropped, or a 5xx
+    rows: int = 0  # rows stored, answered or not
+    exactly_once: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    after_restart: int = 0  # emails the restarted server delivered (queued only)
+    shutdown_s: float = 0.0  # SIGTERM to exit: the drain and the requests it finished
+    exit_code: int | None = None
+    accepted_ids: list[str] = field(default_factory=list, repr=False)
+
+
+@contextmanager
+def _sandbox(port: int, log: Path) -> Iterator[str]:
+    """`marathon sandbox` in a process of its own: its outbox outlives every API restart."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "marathon", "sandbox", "--port", str(port)],
+            stdout=out,
+            stderr=out,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"marathon sandbox did not start: see {log}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def _burst(
+    url: str,
+    result: Result,
+    *,
+    token: str,
+    size: int,
+    concurrency: int,
+    knobs_header: str,
+    stop: Callable[[], None],
+) -> None:
+    """`size` registrations, `concurrency` at a time; `stop()` once half are accepted."""
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency)
+    headers = {"Marathon-Knobs": knobs_header} if knobs_header else {}
+    stopped = False
+
+    async def one(client: httpx.AsyncClient, i: int) -> None:
+        nonlocal stopped
+        # The address says which burst a row came from, answered or not.
+        body = fake.runner(email=f"{result.strategy}.{i}.{token}@example.com")
+        async with gate:
+            result.sent += 1
+            try:
+                r = await client.post(f"/api/marathon/{result.strategy}", json=body)
+            except httpx.TransportError:
+                result.refused += 1
+                return
+        if not r.is_success:
+            result.refused += 1
+            return
+        result.accepted += 1
+        result.accepted_ids.append(r.json()["id"])
+        if not stopped and result.accepted >= size // 2:
+            stopped = True
+            stop()
+
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60, limits=limits, headers=headers
+    ) as client:
+        await asyncio.gather(*(one(client, i) for i in range(size)))
+    if not stopped:  # every request failed before half were accepted: stop it all the same
+        stop()
+
+
+def _exit_code(process: subprocess.Popen[bytes], timeout: float = 120) -> int:
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+async def _round(server: ServerProcess, result: Result, **burst: Any) -> None:
+    """One strategy's burst, its server's SIGTERM halfway, and how long it took to exit."""
+    halfway = asyncio.Event()
+
+    async def sigterm() -> None:
+        await halfway.wait()
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)  # as a deploy does: drain, then exit
+        sent = time.monotonic()
+        result.exit_code = await asyncio.to_thread(_exit_code, server.process)
+        result.shutdown_s = round(time.monotonic() - sent, 2)
+
+    await asyncio.gather(_burst(server.url, result, stop=halfway.set, **burst), sigterm())
+
+
+def _outbox(sandbox_url: str) -> Counter[str]:
+    """Emails in the sandbox's outbox, per idempotency key (the runner id)."""
+    data = httpx.get(f"{sandbox_url}/outbox", timeout=30).json()["data"]
+    return Counter(e["idempotency_key"] for e in data if e["idempotency_key"])
+
+
+def _settle(database_url: str, ids: list[str], timeout: float) -> None:
+    """Until every queued confirmation among `ids` is sent or dead (or `timeout`)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) FROM confirmations WHERE runner_id::text = ANY(%s)"
+                " AND state NOT IN ('sent', 'dead')",
+                (ids,),
+            ).fetchone()
+            if row is not None and row[0] == 0:
+                return
+            time.sleep(0.25)
+
+
+def _rows(database_url: str, token: str) -> Counter[str]:
+    """Rows stored per strategy, from the addresses of this run's bursts."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        emails = conn.execute(
+            "SELECT email FROM runners WHERE email LIKE %s", (f"%.{token}@example.com",)
+        ).fetchall()
+    return Counter(email.split(".", 1)[0] for (email,) in emails)
+
+
+def run(
+    database_url: str,
+    workdir: Path,
+    *,
+    burst: int = 200,
+    concurrency: int = 20,
+    knobs_header: str = "",
+    strategies: Sequence[str] = tuple(STRATEGIES),
+    sandbox_url: str | None = None,
+) -> list[Result]:
+    """The whole benchmark on `database_url` (rows are told apart by a random token) and
+    `sandbox_url` (default: a `marathon sandbox` process of its own); logs, one per process,
+    go to `workdir`."""
+    token = secrets.token_hex(4)
+    results = {s: Result(s) for s in strategies}
+    sandbox_port = free_port()
+    outbox_url = sandbox_url or f"http://127.0.0.1:{sandbox_port}"
+    settings = Settings(database_url=database_url, resend_api_url=outbox_url)
+    before: Counter[str] = Counter()  # the outbox when the queued server had stopped
+    with ExitStack() as stack:
+        # Only the queued strategy's server works the queue: nobody else may deliver its jobs.
+        servers = {
+            s: ServerProcess(settings, worker=s == "queued", log=workdir / f"{s}.log")
+            for s in strategies
+        }
+        for server in servers.values():
+            stack.callback(server.stop, 10)  # whatever happens, no process is left behind
+            server.launch()  # side by side: they start faster together
+        if sandbox_url is None:
+            stack.enter_context(_sandbox(sandbox_port, workdir / "sandbox.log"))
+        for server in servers.values():
+            server.start()
+
+        options: dict[str, Any] = {
+            "token": token,
+            "size": burst,
+            "concurrency": concurrency,
+            "knobs_header": knobs_header,
+        }
+
+        async def restart_queued() -> None:
+            """A new queued server once the first has exited (the other rounds go on): the
+            jobs that waited in the database are its to deliver."""
+            await _round(servers["queued"], results["queued"], **options)
+            before.update(await asyncio.to_thread(_outbox, outbox_url))
+            log = workdir / "queued-restarted.log"
+            restarted = ServerProcess(settings, worker=True, log=log)
+            stack.callback(restarted.stop)
+            await asyncio.to_thread(restarted.start)
+            ids = results["queued"].accepted_ids
+            await asyncio.to_thread(_settle, database_url, ids, SETTLE_S)
+            await asyncio.to_thread(restarted.stop)
+
+        async def rounds() -> None:
+            await asyncio.gather(
+                *(
+                    restart_queued() if s == "queued" else _round(servers[s], results[s], **options)
+                    for s in strategies
+                )
+            )
+
+        asyncio.run(rounds())
+        emails = _outbox(outbox_url)
+    rows = _rows(database_url, token)
+    for r in results.values():
+        counts = [emails[i] for i in r.accepted_ids]
+        r.rows = rows[r.strategy]
+        r.exactly_once = counts.count(1)
+        r.lost = counts.count(0)
+        r.duplicated = sum(1 for n in counts if n > 1)
+        if r.strategy == "queued":
+            r.after_restart = sum(emails[i] - before[i] for i in r.accepted_ids)
+    return list(results.values())
+
+
+def render(results: Sequence[Result]) -> str:
+    """A Markdown table, as in docs/benchmarks.md."""
+    lines = [
+        "| strategy | sent | accepted | refused | rows | exactly once | lost | duplicated"
+        " | after restart | shutdown s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.strategy} | {r.sent} | {r.accepted} | {r.refused} | {r.rows} |"
+            f" {r.exactly_once} | {r.lost} | {r.duplicated} | {r.after_restart} |"
+            f" {r.shutdown_s:g} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m marathon.bench.shutdown", description=__doc__)
+    parser.add_argument("--burst", type=int, default=200, help="registrations per strategy")
+    parser.add_argument("--concurrency", type=int, default=20, help="in flight per strategy")
+    parser.add_argument(
+        "--knobs",
+        default="",
+        metavar="HEADER",
+        help="a Marathon-Knobs header for every registration (default: the server's knobs)",
+    )
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="all strategies' servers and bursts at once (faster; what the test does)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    burst = max(2, min(args.burst, 2000))  # bounded: loopback, but still a machine we share
+    with (
+        tempfile.TemporaryDirectory(prefix="marathon-sigterm-") as tmp,
+        postgres.embedded_server(Path(tmp) / "pgdata", ephemeral=True) as url,
+    ):
+        options: dict[str, Any] = {
+            "burst": burst,
+            "concurrency": max(1, args.concurrency),
+            "knobs_header": args.knobs,
+        }
+        if args.together:
+            results = run(url, Path(tmp), **options)
+        else:  # one at a time: no strategy's load starves another's server of CPU
+            results = [run(url, Path(tmp), strategies=[s], **options)[0] for s in STRATEGIES]
+    if args.json:
+        rows = [{k: v for k, v in asdict(r).items() if k != "accepted_ids"} for r in results]
+        print(json.dumps(rows, indent=2))
+    else:
+        print(render(results))
+    kept = all(r.lost == 0 for r in results if r.strategy != "fire-and-forget")
+    return 0 if kept and not any(r.duplicated for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

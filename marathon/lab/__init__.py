@@ -1,0 +1,3 @@
+"""The lab: everything that drives a server from outside (measure, compare, scenarios, the
+demo's ending, the notebooks' helper, the workshop's coach). It sits above the app: it talks to
+a server over HTTP, or starts one."""

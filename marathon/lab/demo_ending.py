@@ -1,0 +1,71 @@
+"""How `marathon demo` ends: after who waits, what gets lost, and where to go next.
+
+The comparison shows the speed half of the thesis (every row "stored yes, email sent yes");
+this plays the shutdown lesson (`shutdown-mid-flight`: SIGTERM right after the response) with
+the scenario machinery, on the demo's own database and email API, and says which strategies lost
+the email and which kept it, judged from the outcomes (`lesson_steps.lost`).
+
+Usage::
+
+    comparison = run(api.url, settings)
+    console.print(render(comparison, width=console.width))
+    print(next_steps(api.url, serving=True))
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from marathon.lab import compare, scenario_runner, stacks
+from marathon.service.settings import Settings
+from marathon.views import lesson_steps
+
+__all__ = ["SCENARIO", "next_steps", "render", "run"]
+
+SCENARIO = "shutdown-mid-flight"
+
+
+def run(base_url: str, settings: Settings) -> compare.Comparison:
+    """Each strategy on a server of its own (same database and email API), stopped as soon as
+    it has answered; the demo's own worker is still there to deliver what was queued."""
+    return scenario_runner.run(
+        scenario_runner.SCENARIOS[SCENARIO],
+        base_url,
+        instance=lambda: stacks.api_server(settings.with_(worker_in_process=False)),
+    )
+
+
+def render(c: compare.Comparison, *, width: int = 110) -> RenderableType:
+    summaries = [c.summary(s) for s in c.runs]
+    lost = [s["strategy"] for s in summaries if lesson_steps.lost(s)]
+    kept = [s["strategy"] for s in summaries if s["delivered"] is True]
+    heading = Text.assemble(
+        ("\nAnd what gets lost? ", "bold"),
+        "The same registration, but the server gets SIGTERM right after it answers "
+        f"(scenario {SCENARIO}, the lesson's step 3):",
+    )
+    verdict = Text.assemble(
+        ("Lost the email: ", "bold red"),
+        (", ".join(lost) or "none", "red"),
+        ("\nKept it:        ", "bold green"),
+        (", ".join(kept) or "none", "green"),
+    )
+    return Group(heading, compare.table(c, width=width), compare.verdicts(c), verdict)
+
+
+def next_steps(page_url: str, *, serving: bool) -> str:
+    lesson_page = (
+        f"{page_url}/lesson/1" if serving else "make demo, then http://127.0.0.1:8000/lesson/1"
+    )
+    return "\n".join(
+        [
+            "",
+            "What next:",
+            f"  the lesson, step by step:  {lesson_page}",
+            "  a failure on demand:       .venv/bin/marathon compare --scenario email-outage",
+            "                             (every scenario: .venv/bin/marathon scenarios)",
+            "  the notebooks:             make notebooks",
+            "  the exercises:             .venv/bin/marathon workshop list",
+        ]
+    )

@@ -1,0 +1,275 @@
+// Lesson mode: the seven steps of marathon/views/lesson_steps.py (embedded in the page as JSON), one at a
+// time, for a projector. This file only lays the steps out and runs them against the app's own
+// API; the questions, what each step runs and how to read its answer are the module's data.
+"use strict";
+
+const LESSON = JSON.parse($("#lesson-data").textContent);
+const STEPS = LESSON.steps;
+let step = Number($("#free").dataset.step) || 1;
+let running = false;
+
+// Which strategies a "strategies" answer names (the same rules as marathon/views/lesson_steps.py's WHERE).
+const WHERE = {
+  waited: (o) => o.waited_for_email === true,
+  lost: (o) => o.delivered === false && (o.stored === true || o.status < 300),
+  delivered: (o) => o.delivered === true,
+  said_yes_not_stored: (o) => o.status < 300 && o.stored === false,
+};
+const WHERE_LABEL = {
+  waited: "Made the user wait",
+  lost: "Lost the email",
+  delivered: "Delivered the email",
+  said_yes_not_stored: "Said yes, stored nothing",
+};
+
+const html = (text) => String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+
+function setMode(mode) {
+  document.body.classList.toggle("mode-lesson", mode === "lesson");
+  document.body.classList.toggle("mode-free", mode === "free");
+  for (const m of ["lesson", "free"]) {
+    if (m === mode) $(`#mode-${m}`).setAttribute("aria-current", "page");
+    else $(`#mode-${m}`).removeAttribute("aria-current");
+  }
+}
+
+function predictionControls(s) {
+  if (s.predict === "strategies") {
+    return s.choices.map((c) => `<label class="pick"><input type="checkbox" name="predict" value="${c}"> ${c}</label>`).join("");
+  }
+  const unit = s.predict === "ms" ? "ms" : `of ${s.run.n}`;
+  const label = s.predict === "ms" ? "The user waits about" : "Answered 503:";
+  return `<label for="predict-number">${label}</label> <input id="predict-number" type="number" min="0" step="${s.predict === "ms" ? 50 : 1}" inputmode="numeric"> ${unit}`;
+}
+
+function show(n, { push = true } = {}) {
+  step = Math.min(STEPS.length, Math.max(1, n));
+  const s = STEPS[step - 1];
+  $("#lesson-counter").textContent = `${step} / ${STEPS.length}`;
+  $("#lesson-title").textContent = s.title;
+  $("#lesson-question").textContent = s.question;
+  $("#lesson-predict").innerHTML = `<legend>Your prediction</legend>${predictionControls(s)}`;
+  $("#lesson-result").innerHTML = "";
+  $("#lesson-prev").disabled = step === 1;
+  $("#lesson-next").disabled = step === STEPS.length;
+  $("#mode-lesson").href = `/lesson/${step}`;
+  document.title = `${step}/${STEPS.length} ${s.title} · marathon`;
+  if (push && location.pathname !== `/lesson/${step}`) history.pushState({ step }, "", `/lesson/${step}`);
+  window.scrollTo(0, 0);
+}
+
+function prediction(s) {
+  if (s.predict === "strategies") {
+    const picked = [...document.querySelectorAll("#lesson-predict input:checked")].map((i) => i.value);
+    return picked;
+  }
+  const value = $("#predict-number").value;
+  return value === "" ? null : Number(value);
+}
+
+// The outcome of one registration, in the shape of a scenario's result (compare's JSON).
+async function registerOne(strategy, knobs) {
+  const body = await (await fetch("/api/fake-runner")).json();
+  const started = performance.now();
+  const r = await fetch(`/api/marathon/${strategy}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "Marathon-Knobs": knobs },
+    body: JSON.stringify(body),
+  });
+  const client_ms = performance.now() - started;
+  const payload = await r.json().catch(() => ({}));
+  return { strategy, status: r.status, client_ms, id: payload.id, trace_id: (r.headers.get("traceresponse") || "").split("-")[1] };
+}
+
+// The trace says whether the email was inside the response (the user waited for it): a fact of
+// the ordering, where a threshold on the wait would depend on the machine's load.
+function emailBeforeResponse(trace) {
+  const request = trace && requestSpan(trace);
+  const email = trace && trace.spans.find((s) => s.operationName === "send confirmation");
+  if (!request || !email) return null;
+  return email.startTime + email.duration <= request.startTime + request.duration;
+}
+
+async function settled(outcome) {
+  if (outcome.trace_id) outcome.waited_for_email = emailBeforeResponse(await settle(outcome.trace_id));
+  outcome.stored = outcome.delivered = null;
+  if (!outcome.id) return outcome;
+  for (let i = 0; i < 100; i++) {
+    const status = await (await fetch(`/api/registrations/${outcome.id}`)).json();
+    outcome.stored = status.stored;
+    outcome.delivered = status.email.delivered;
+    const state = status.email.state;
+    if (!state || state === "sent" || state === "dead") break;
+    await sleep(150);
+  }
+  return outcome;
+}
+
+const RUNS = {
+  // Every strategy at once: the step takes as long as the slowest, not the sum.
+  async register(run) {
+    const outcomes = await Promise.all(run.register.map((s) => registerOne(s, run.knobs)));
+    return Promise.all(outcomes.map(settled));
+  },
+  async scenario(run) {
+    const r = await adminFetch(`/api/scenarios/${run.scenario}`, { method: "POST" });
+    const result = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(result.detail || `scenario answered ${r.status}`);
+    return result.strategies;
+  },
+  async burst(run) {
+    const burst = () => Promise.all(Array.from({ length: run.n }, () => registerOne(run.burst, run.knobs)));
+    if (!run.shared) return burst();
+    // Shared limits are the instructor's (PUT /api/knobs): set them for the step, then put back
+    // exactly the values they had.
+    const before = (await (await fetch("/api/knobs")).json()).knobs;
+    const put = (values) => adminFetch("/api/knobs", {
+      method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(values),
+    });
+    const set = await put(run.shared);
+    if (!set.ok) throw new Error(`changing the shared knobs answered ${set.status}`);
+    try {
+      return await burst();
+    } finally {
+      await put(Object.fromEntries(Object.keys(run.shared).map((k) => [k, before[k]])));
+    }
+  },
+};
+
+function answerText(s, guess, outcomes) {
+  const you = (text) => `<span class="you">You: ${text}</span>`;
+  if (s.predict === "ms") {
+    const o = outcomes.find((x) => x.strategy === s.answer.strategy);
+    const measured = o ? o.client_ms : null;
+    const close = guess != null && measured != null && Math.abs(guess - measured) <= 0.25 * measured;
+    const verdict = guess == null ? "" : close ? " ✓ close" : ` (off by ${ms(Math.abs(guess - measured))})`;
+    return `${you(guess == null ? "no prediction" : ms(guess))} · <b>${s.answer.strategy}: the user waited ${ms(measured)}</b>${verdict}`;
+  }
+  if (s.predict === "count") {
+    const count = outcomes.filter((o) => o.status === s.answer.status).length;
+    const verdict = guess == null ? "" : guess === count ? " ✓ exactly" : ` (off by ${Math.abs(guess - count)})`;
+    return `${you(guess == null ? "no prediction" : guess)} · <b>${count} of ${outcomes.length} answered ${s.answer.status}</b>${verdict}`;
+  }
+  const actual = outcomes.filter((o) => WHERE[s.answer.where](o, s.answer)).map((o) => o.strategy);
+  const missed = actual.filter((a) => !guess.includes(a));
+  const wrong = guess.filter((g) => !actual.includes(g));
+  const verdict = !missed.length && !wrong.length ? " ✓ exactly right"
+    : `${missed.length ? ` · missed: ${missed.join(", ")}` : ""}${wrong.length ? ` · not: ${wrong.join(", ")}` : ""}`;
+  return `${you(guess.length ? guess.join(", ") : "none")} · <b>${WHERE_LABEL[s.answer.where]}: ${actual.length ? actual.join(", ") : "none"}</b>${verdict}`;
+}
+
+function cellYes(value) {
+  const text = yesNo(value);
+  return `<td class="${text === "NO" ? "no" : text === "yes" ? "yes" : ""}">${text}</td>`;
+}
+
+function outcomeTable(s, outcomes) {
+  if (s.run.burst) {
+    const byStatus = {};
+    for (const o of outcomes) (byStatus[o.status] = byStatus[o.status] || []).push(o.client_ms);
+    const rows = Object.entries(byStatus).map(([status, waits]) => `<tr data-status="${status}"><td>${status}</td>
+      <td>${waits.length}</td><td>${ms(Math.max(...waits))}</td></tr>`).join("");
+    return `<table class="outcomes"><thead><tr><th scope="col">HTTP</th><th scope="col">answers</th>
+      <th scope="col">slowest</th></tr></thead><tbody>${rows}</tbody></table>`;
+  }
+  const rows = outcomes.map((o) => {
+    // The scenario's verdict repeats the status and the wait, which have their own columns.
+    const verdict = (o.verdict || "").replace(/^answered \d+ after [\d,.]+ ms; /, "");
+    return `<tr data-strategy="${o.strategy}"><th scope="row">${o.strategy}</th><td>${o.status}</td>
+      <td>${ms(o.client_ms)}</td>${cellYes(o.stored)}${cellYes(o.delivered)}</tr>${verdict
+      ? `<tr class="verdict-row" data-strategy="${o.strategy}"><td colspan="5">${html(verdict)}</td></tr>` : ""}`;
+  }).join("");
+  return `<table class="outcomes"><thead><tr><th scope="col">strategy</th><th scope="col">HTTP</th>
+    <th scope="col">waited</th><th scope="col">row</th><th scope="col">email</th></tr></thead>
+    <tbody>${rows}</tbody></table>`;
+}
+
+async function tracesToDraw(s, outcomes) {
+  if (!s.run.burst) return outcomes.map((o) => o.trace_id).filter(Boolean);
+  // A burst: one answer of each kind (an accepted one, a rejected one), once its work is done.
+  const first = {};
+  for (const o of outcomes) if (o.trace_id && !first[o.status]) first[o.status] = o.trace_id;
+  await Promise.all(Object.values(first).map((t) => settle(t)));
+  return Object.values(first);
+}
+
+// The result in view; with the question above it too when both fit on the screen.
+function revealResult() {
+  const result = $("#lesson-result");
+  const question = $("#lesson-question").getBoundingClientRect();
+  const bottom = result.getBoundingClientRect().bottom;
+  if (question.top >= 0 && bottom <= window.innerHeight) return;
+  if (bottom - question.top + 16 <= window.innerHeight) window.scrollBy(0, question.top - 8);
+  else reveal(result);
+}
+
+async function runStep() {
+  if (running) return;
+  running = true;
+  const s = STEPS[step - 1];
+  const at = step;
+  const guess = prediction(s);
+  const result = $("#lesson-result");
+  $("#lesson-run").disabled = true;
+  // Away from the prediction's field, so that ←/→ move on again rather than edit the number.
+  result.focus({ preventScroll: true });
+  result.innerHTML = `<p class="running">Running step ${at}…</p>`;
+  reveal(result);
+  try {
+    const kind = Object.keys(RUNS).find((k) => k in s.run);
+    const outcomes = await RUNS[kind](s.run);
+    const svg = await waterfallSvg(await tracesToDraw(s, outcomes), "&depth=1&compact=true");
+    if (step !== at) return; // the presenter moved on meanwhile
+    result.innerHTML = `<p class="answer">${answerText(s, guess, outcomes)}</p>
+      <div class="lesson-grid"><div class="lesson-facts">${outcomeTable(s, outcomes)}
+      <p class="takeaway"><b>Takeaway:</b> ${html(s.takeaway)}</p></div>
+      <div class="lesson-waterfall">${svg}</div></div>`;
+    result.dataset.step = at;
+  } catch (e) {
+    result.innerHTML = `<p class="no">Could not run the step: ${html(e.message)}</p>`;
+  } finally {
+    running = false;
+    $("#lesson-run").disabled = false;
+    revealResult();
+  }
+}
+
+// ←/→ move, space runs; typing in a field, or space on a focused control, keeps its usual meaning.
+document.addEventListener("keydown", (e) => {
+  if (!document.body.classList.contains("mode-lesson") || e.altKey || e.ctrlKey || e.metaKey) return;
+  const tag = e.target.tagName;
+  if (e.key === "Enter" && tag === "INPUT" && e.target.closest("#lesson-form")) {
+    e.preventDefault(); // Enter in a prediction (a number or a ticked strategy) runs the step
+    runStep();
+    return;
+  }
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(tag) && e.target.type !== "checkbox") return;
+  const nav = e.target.id === "lesson-prev" || e.target.id === "lesson-next";
+  if (e.key === "ArrowRight") show(step + 1);
+  else if (e.key === "ArrowLeft") show(step - 1);
+  else if (e.key === " " && (nav || !["BUTTON", "INPUT", "A", "SUMMARY"].includes(tag))) runStep();
+  else return;
+  e.preventDefault();
+});
+
+$("#lesson-prev").addEventListener("click", () => show(step - 1));
+$("#lesson-next").addEventListener("click", () => show(step + 1));
+$("#lesson-run").addEventListener("click", runStep);
+$("#mode-lesson").addEventListener("click", (e) => {
+  e.preventDefault();
+  setMode("lesson");
+  show(step);
+});
+$("#mode-free").addEventListener("click", (e) => {
+  e.preventDefault();
+  setMode("free");
+  history.pushState({ free: true }, "", "/");
+});
+window.addEventListener("popstate", () => {
+  const m = location.pathname.match(/^\/lesson\/(\d+)$/);
+  setMode(m ? "lesson" : "free");
+  if (m) show(Number(m[1]), { push: false });
+});
+
+setMode(document.body.classList.contains("mode-lesson") ? "lesson" : "free");
+show(step, { push: false });
