@@ -23,7 +23,7 @@ from marathon.routes.registrations import registration_endpoint
 from marathon.scenarios import ScenarioRunner
 from marathon.service import email, queue
 from marathon.service.settings import Settings
-from marathon.service.status_watch import Changes
+from marathon.service.status_watch import StatusWatch
 from marathon.strategies import STRATEGIES, Strategy, Work
 
 __all__ = ["create_app"]
@@ -109,7 +109,7 @@ def create_app(
             background = Background()
             app.state.db, app.state.background = db, background
             app.state.jobs = jobs  # the queue, for POST /api/queue/retry-dead
-            app.state.changes = changes = Changes()  # wakes the status streams (LISTEN)
+            app.state.status_watch = changes = StatusWatch()  # wakes the status streams (LISTEN)
             listener = asyncio.create_task(changes.listen(url))
             app.state.work = Work(
                 store=db.insert_runner,

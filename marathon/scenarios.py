@@ -19,7 +19,7 @@ __all__ = ["SCENARIOS", "Scenario", "ScenarioRunner"]
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    lesson: str
+    teaches: str  # the one line it teaches (GET /api/scenarios: "lesson")
     knobs: str  # the Marathon-Knobs header of every request
     duplicate: bool = False  # every registration reuses an email that is already registered
     shutdown: bool = False  # each strategy on its own server, stopped right after the response

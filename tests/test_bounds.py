@@ -88,7 +88,7 @@ def test_status_streams_are_capped_and_woken_by_notify(
     share(queue_retry_base_s=1.5)
     # No polling to fall back on: only a NOTIFY can wake a stream within the test.
     monkeypatch.setattr(registration_status, "SSE_FALLBACK_S", 60.0)
-    app.state.changes.max_streams = 2
+    app.state.status_watch.max_streams = 2
     r = httpx.post(
         f"{api.url}/api/marathon/queued",
         json=fake.runner(),

@@ -138,7 +138,7 @@ def scenarios_table() -> str:
     for s in SCENARIOS.values():
         knobs = f"`{s.knobs}`" if s.knobs else "defaults"
         run = f"`marathon compare --scenario {s.name}`"
-        rows.append(f"| `{s.name}` | {_cell(s.lesson)} | {knobs} | {run} |")
+        rows.append(f"| `{s.name}` | {_cell(s.teaches)} | {knobs} | {run} |")
     return "\n".join(rows)
 
 

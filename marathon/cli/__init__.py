@@ -325,8 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from marathon.lab import coach
 
         command = {
-            "compare": commands.compare_,
-            "scenarios": commands.scenarios_,
+            "compare": commands.compare_orderings,
+            "scenarios": commands.list_scenarios,
             "workshop": coach.main,
         }.get(args.command)
         return int((command or getattr(commands, args.command))(args) or 0)

@@ -33,12 +33,12 @@ from marathon.views import terminal, waterfall
 
 __all__ = [
     "bench",
-    "compare_",
+    "compare_orderings",
     "demo",
+    "list_scenarios",
     "queue",
     "reset",
     "sandbox",
-    "scenarios_",
     "serve",
     "trace",
     "worker",
@@ -226,7 +226,7 @@ def knobs_header(args: argparse.Namespace) -> str | None:
     return header or None
 
 
-def compare_(args: argparse.Namespace) -> int:
+def compare_orderings(args: argparse.Namespace) -> int:
     header = knobs_header(args)
     strategies = args.strategy or list(STRATEGIES)
     if args.scenario:
@@ -249,7 +249,7 @@ def _scenario(
     scenario = scenario_runner.SCENARIOS[args.scenario]
     if header:  # flags add to the scenario's own knobs
         scenario = replace(scenario, knobs=", ".join(filter(None, [scenario.knobs, header])))
-    log.info("scenario %s: %s", scenario.name, scenario.lesson)
+    log.info("scenario %s: %s", scenario.name, scenario.teaches)
     if args.url:
         if header or args.strategy:
             log.warning("on a running server the scenario runs as defined: flags ignored")
@@ -266,9 +266,9 @@ def _scenario(
         )
 
 
-def scenarios_(args: argparse.Namespace) -> int:
+def list_scenarios(args: argparse.Namespace) -> int:
     for s in scenario_runner.SCENARIOS.values():
-        print(f"{s.name:<20} {s.lesson}")
+        print(f"{s.name:<20} {s.teaches}")
     print("\nrun one: marathon compare --scenario NAME  (or POST /api/scenarios/NAME)")
     return 0
 

@@ -58,8 +58,8 @@ def verdict(m: Measurement) -> str:
 
 
 class Instance(Protocol):
-    """A server the scenario may stop: `stack.ThreadedServer` (this process) or
-    `server_process.ServerProcess` (its own process)."""
+    """A server the scenario may stop: `local.stack.ThreadedServer` (this process) or
+    `local.servers.ServerProcess` (its own process)."""
 
     @property
     def url(self) -> str: ...

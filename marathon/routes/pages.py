@@ -118,7 +118,7 @@ def _workshop(settings: Settings, step: int | None) -> str:
     knob_inputs = "".join(_knob_input(k, current[k["name"]]) for k in knobs.describe())
     locked = "" if settings.knobs_mutable else " disabled"
     scenario_options = "".join(
-        f'<option value="{s.name}">{s.name}: {escape(s.lesson)}</option>'
+        f'<option value="{s.name}">{s.name}: {escape(s.teaches)}</option>'
         for s in SCENARIOS.values()
     )
     strategy_options = "".join(f"<option>{n}</option>" for n in STRATEGIES)

@@ -21,7 +21,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from marathon.routes.registration_openapi import Problem
 from marathon.service import confirmations
 from marathon.service.outbox import email_delivered
-from marathon.service.status_watch import Changes, TooManyStreams
+from marathon.service.status_watch import StatusWatch, TooManyStreams
 
 __all__ = ["ROUTES"]
 
@@ -67,8 +67,8 @@ async def registration_status(state: State, runner_id: FromPath[uuid.UUID]) -> d
 )
 async def registration_events(state: State, runner_id: FromPath[uuid.UUID]) -> ServerSentEvent:
     """The same status as server-sent events, one per change, until a final state. Woken by
-    the database's NOTIFY, not by polling; at most `changes.MAX_STREAMS` at once (then 503)."""
-    changes: Changes = state.changes
+    the database's NOTIFY, not by polling; at most `status_watch.MAX_STREAMS` at once (then 503)."""
+    changes: StatusWatch = state.status_watch
     if changes.streams >= changes.max_streams:
         raise HTTPException(
             status_code=503,

@@ -25,7 +25,7 @@ __all__ = ["ROUTES"]
 @get("/api/scenarios")
 async def list_scenarios() -> list[dict[str, Any]]:
     """The failure lessons, each with its knobs and one-line lesson."""
-    return [{"name": s.name, "lesson": s.lesson, "knobs": s.knobs} for s in SCENARIOS.values()]
+    return [{"name": s.name, "lesson": s.teaches, "knobs": s.knobs} for s in SCENARIOS.values()]
 
 
 @post("/api/scenarios/{name:str}", status_code=200)

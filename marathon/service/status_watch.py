@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 import psycopg
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-__all__ = ["CHANNEL", "MAX_STREAMS", "Changes", "TooManyStreams"]
+__all__ = ["CHANNEL", "MAX_STREAMS", "StatusWatch", "TooManyStreams"]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class TooManyStreams(Exception):
     """Already `MAX_STREAMS` status streams open."""
 
 
-class Changes:
+class StatusWatch:
     """One LISTEN connection, many watchers."""
 
     def __init__(self, max_streams: int = MAX_STREAMS, linger_s: float = LINGER_S) -> None:

@@ -1,7 +1,7 @@
 """The page's lesson mode, as data: seven steps, each a question for the room, a prediction, what
 to run against this server, how to read the answer from the outcomes, and the takeaway.
 
-The page (`static/app.js`) gets these steps as JSON (`GET /api/lesson`, also embedded in
+The page (`static/lesson.js`) gets these steps as JSON (`GET /api/lesson`, also embedded in
 `/lesson/{n}`) and only lays them out and runs them; the answer is always computed from what
 happened (statuses, rows, outbox), never written in advance. Every step runs in a few seconds.
 

@@ -7,7 +7,7 @@ import asyncio
 import psycopg
 import pytest
 
-from marathon.service.status_watch import CHANNEL, Changes
+from marathon.service.status_watch import CHANNEL, StatusWatch
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,7 @@ async def _until(condition: object, timeout: float = 10) -> None:
 async def test_listens_while_watched_wakes_the_runner_and_lets_go_after_the_linger(
     pg_url: str,
 ) -> None:
-    changes = Changes(linger_s=0.3)
+    changes = StatusWatch(linger_s=0.3)
     listener = asyncio.create_task(changes.listen(pg_url))
     try:
         await asyncio.sleep(0.5)
