@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from marathon import tracing
+from marathon import outcomes, tracing
 from marathon.service import fake
 from marathon.service.confirmations import FINAL
 
@@ -31,6 +31,7 @@ class Measurement:
     settled_ms: float | None = None  # from the request until every span of the trace ended
     stored: bool | None = None
     delivered: bool | None = None
+    emails_sent: int | None = None  # emails in the outbox for it (None: real Resend)
     error: str | None = None  # the first failure in the trace, or the HTTP error
     detail: str | None = None  # the response's error detail, if any
     logged: bool = False  # a background failure was logged (wait_until reports what it runs)
@@ -39,6 +40,11 @@ class Measurement:
     trace: dict[str, Any] | None = field(default=None, repr=False)
     # A queued job's attempts: traces of their own, linked to the request (each one whole).
     attempt_traces: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def outcome(self) -> outcomes.Outcome:
+        return outcomes.Outcome(
+            self.status, self.stored, self.delivered, self.emails_sent, self.logged, self.error
+        )
 
     def as_dict(self, *, with_trace: bool = False) -> dict[str, Any]:
         d = asdict(self)
@@ -150,6 +156,7 @@ def observe(
                 time.sleep(0.1)
                 status = client.get(f"/api/registrations/{m.runner_id}").json()
             m.stored, m.delivered = status["stored"], status["email"]["delivered"]
+            m.emails_sent = status["email"].get("sent")
             m.email_state = status["email"].get("state")
             m.attempts = status["email"].get("attempts")
         attempts = [t for t in status.get("trace_ids", {}).get("attempts", []) if t != m.trace_id]
