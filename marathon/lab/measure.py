@@ -31,7 +31,6 @@ class Measurement:
     settled_ms: float | None = None  # from the request until every span of the trace ended
     stored: bool | None = None
     delivered: bool | None = None
-    emails_sent: int | None = None  # emails in the outbox for it (None: real Resend)
     error: str | None = None  # the first failure in the trace, or the HTTP error
     detail: str | None = None  # the response's error detail, if any
     logged: bool = False  # a background failure was logged (wait_until reports what it runs)
@@ -40,6 +39,8 @@ class Measurement:
     trace: dict[str, Any] | None = field(default=None, repr=False)
     # A queued job's attempts: traces of their own, linked to the request (each one whole).
     attempt_traces: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # Last, so that positional construction keeps its meaning.
+    emails_sent: int | None = None  # emails in the outbox for it (None: real Resend)
 
     def outcome(self) -> outcomes.Outcome:
         return outcomes.Outcome(
