@@ -227,6 +227,32 @@ def _smallest_waterfall_text_px(page: Page) -> float:
     )
 
 
+def test_the_lesson_names_what_the_server_judged(page: Page, api: ThreadedServer) -> None:
+    """The page applies no rule of its own: given verdicts that contradict the row and the
+    outbox columns, it names the strategies the server's verdict keys name."""
+    row = {"status": 201, "client_ms": 12, "trace_id": None, "verdict": "answered 201; ..."}
+    result = {
+        "strategies": [
+            # stored, no email: a rule in JavaScript would call it lost
+            {**row, "strategy": "sequential", "stored": True, "delivered": False,
+             "verdicts": ["kept"]},
+            {**row, "strategy": "fire-and-forget", "stored": True, "delivered": True,
+             "verdicts": ["email_lost", "seen_nowhere"]},
+        ]
+    }  # fmt: skip
+    page.route("**/api/scenarios/shutdown-mid-flight", lambda route: route.fulfill(json=result))
+    page.goto(f"{api.url}/lesson/3")
+    page.click("#lesson-run")
+    answer = page.locator('#lesson-result[data-step="3"] .answer')
+    answer.wait_for(timeout=15_000)
+    assert "Lost the email: fire-and-forget</b>" in answer.inner_html()
+    # Each row's facts: the server's sentences for its keys.
+    facts = "#lesson-result tr.verdict-row[data-strategy={}]"
+    lost = page.locator(facts.format('"fire-and-forget"')).inner_text()
+    assert lost == "the confirmation is lost; nothing says so"
+    assert page.locator(facts.format('"sequential"')).inner_text() == "stored and confirmed"
+
+
 def _css_px(page: Page, selector: str) -> float:
     return float(
         page.evaluate(

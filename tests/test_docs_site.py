@@ -16,6 +16,7 @@ from mkdocs.config import load_config
 
 from marathon import knobs, strategies
 from marathon.lab.scenario_runner import SCENARIOS
+from marathon.outcomes import VERDICTS
 from tools import docs_site
 
 ROOT = Path(__file__).parent.parent
@@ -93,6 +94,8 @@ def test_the_reference_is_generated_from_the_code(site: Path) -> None:
         assert ("no: shared" in row.group(0)) == (k["scope"] == "shared"), k["name"]
     text = _page(site, "reference/scenarios")
     assert all(name in text for name in SCENARIOS)
+    text = _page(site, "scenarios")
+    assert all(f"<code>{key}</code>" in text for key in VERDICTS)
     text = _page(site, "reference/commands")
     assert "usage: marathon compare" in text and "usage: marathon serve" in text
     text = _page(site, "reference/endpoints")

@@ -56,16 +56,6 @@ def test_every_step_runs_something_this_server_has(step: lesson_steps.Step) -> N
         assert step.predict == "count" and "burst" in run and step.answer["status"] == 503
 
 
-def test_lost_is_read_from_the_outcome() -> None:
-    assert lesson_steps.lost({"status": 201, "stored": True, "delivered": False})
-    assert lesson_steps.lost({"status": 202, "stored": False, "delivered": False})  # said yes
-    assert not lesson_steps.lost({"status": 201, "stored": True, "delivered": True})
-    assert not lesson_steps.lost(
-        {"status": 409, "stored": False, "delivered": False}
-    )  # told the user
-    assert not lesson_steps.lost({"status": 201, "stored": True, "delivered": None})  # real Resend
-
-
 @pytest.mark.anyio
 async def test_lesson_routes(client: httpx.AsyncClient) -> None:
     steps = (await client.get("/api/lesson")).json()["steps"]

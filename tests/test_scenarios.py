@@ -144,6 +144,9 @@ def test_the_api_lists_and_runs_scenarios(api: ThreadedServer) -> None:
     assert email["tags"]["marathon.owner"] == "wait_until"
     assert email["tags"]["marathon.outcome"] == "finished"
     assert "only the trace knows" in rows["fire-and-forget"]["verdict"], "the trace is read"
+    # The keys the page matches on, judged here: never re-derived from stored/delivered in JS.
+    assert rows["fire-and-forget"]["verdicts"] == ["email_lost", "seen_in_trace_only"]
+    assert all(rows[n]["verdicts"] == ["kept"] for n in ("sequential", "concurrent", "wait-until"))
     assert ours() == threads
     assert logging.getLogger().handlers == handlers
     assert logging.getLogger("uvicorn.access").disabled == access

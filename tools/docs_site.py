@@ -6,10 +6,10 @@ A page asks for generated content with a directive on a line of its own::
     <!-- marathon:waterfall wait-until -->                      docs/traces/wait-until.json, drawn
     <!-- marathon:terminal sequential,wait-until -->            the same in the terminal view
     <!-- marathon:knobs -->  <!-- marathon:commands -->  <!-- marathon:scenarios -->
-    <!-- marathon:endpoints -->  <!-- marathon:sandbox-endpoints -->
+    <!-- marathon:endpoints -->  <!-- marathon:sandbox-endpoints -->  <!-- marathon:verdicts -->
 
-so the knob table, the `--help` of every command, the scenarios, the endpoints, the quoted code
-and the waterfalls cannot drift from the code. An unknown directive stops the build.
+so the knob table, the `--help` of every command, the scenarios, the endpoints, the verdicts,
+the quoted code and the waterfalls cannot drift from the code. An unknown directive stops the build.
 
 The waterfalls are SVG files drawn by the project's own view (`marathon.views.svg`) from saved
 traces in Jaeger's JSON shape (`docs/traces/*.json`). Screenshots live in `docs/screenshots/`;
@@ -50,6 +50,7 @@ __all__ = [
     "screenshot_source",
     "source",
     "terminal_view",
+    "verdicts_table",
     "waterfall_svg",
 ]
 
@@ -139,6 +140,16 @@ def scenarios_table() -> str:
         knobs = f"`{s.knobs}`" if s.knobs else "defaults"
         run = f"`marathon compare --scenario {s.name}`"
         rows.append(f"| `{s.name}` | {_cell(s.teaches)} | {knobs} | {run} |")
+    return "\n".join(rows)
+
+
+def verdicts_table() -> str:
+    """The verdict vocabulary (`marathon/outcomes.py`), in the order a verdict line names it."""
+    from marathon.outcomes import VERDICTS
+
+    rows = ["| key | label | in the verdict line | when |", "|---|---|---|---|"]
+    for v in VERDICTS.values():
+        rows.append(f"| `{v.key}` | {_cell(v.label)} | {_cell(v.sentence)} | {_cell(v.when)} |")
     return "\n".join(rows)
 
 
@@ -237,6 +248,7 @@ def expand(markdown: str, page_uri: str = "index.md") -> str:
             "scenarios": scenarios_table,
             "endpoints": lambda: endpoints("api"),
             "sandbox-endpoints": lambda: endpoints("sandbox"),
+            "verdicts": verdicts_table,
         }
         if name in simple and arg is None:
             return simple[name]()

@@ -11,7 +11,7 @@ SIGTERM; the rest of the burst finds the port closed. The queued strategy's serv
 started again: its jobs waited in the database. Then, per strategy, from the database and the
 sandbox's outbox (one email per runner id: the idempotency key): requests accepted (2xx), rows
 stored, and of the accepted registrations how many got exactly one email, none (lost) or more
-than one (duplicated).
+than one (duplicated), as `marathon.outcomes` judges them (`email_lost`, `duplicate_email`).
 
 Expected: 0 lost and 0 duplicated for sequential, concurrent, wait-until and queued (after the
 restart); fire-and-forget loses the emails still in flight when its process ends: the lesson.
@@ -42,6 +42,7 @@ import psycopg
 
 from marathon.local import postgres
 from marathon.local.servers import ServerProcess, free_port
+from marathon.outcomes import Outcome, judge
 from marathon.service import fake
 from marathon.service.settings import Settings
 from marathon.strategies import STRATEGIES
@@ -67,6 +68,7 @@ class Result:
     shutdown_s: float = 0.0  # SIGTERM to exit: the drain and the requests it finished
     exit_code: int | None = None
     accepted_ids: list[str] = field(default_factory=list, repr=False)
+    statuses: dict[str, int] = field(default_factory=dict, repr=False)  # id -> its 2xx
 
 
 @contextmanager
@@ -129,7 +131,9 @@ async def _burst(
             result.refused += 1
             return
         result.accepted += 1
-        result.accepted_ids.append(r.json()["id"])
+        runner_id = r.json()["id"]
+        result.accepted_ids.append(runner_id)
+        result.statuses[runner_id] = r.status_code
         if not stopped and result.accepted >= size // 2:
             stopped = True
             stop()
@@ -263,8 +267,13 @@ def run(
         counts = [emails[i] for i in r.accepted_ids]
         r.rows = rows[r.strategy]
         r.exactly_once = counts.count(1)
-        r.lost = counts.count(0)
-        r.duplicated = sum(1 for n in counts if n > 1)
+        # Per runner, the outbox's count is known; whether its row is stored is not asked.
+        judged = [
+            judge(Outcome(r.statuses[i], None, emails[i] > 0, emails_sent=emails[i]))
+            for i in r.accepted_ids
+        ]
+        r.lost = sum("email_lost" in j for j in judged)
+        r.duplicated = sum("duplicate_email" in j for j in judged)
         if r.strategy == "queued":
             r.after_restart = sum(emails[i] - before[i] for i in r.accepted_ids)
     return list(results.values())
@@ -318,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:  # one at a time: no strategy's load starves another's server of CPU
             results = [run(url, Path(tmp), strategies=[s], **options)[0] for s in STRATEGIES]
     if args.json:
-        rows = [{k: v for k, v in asdict(r).items() if k != "accepted_ids"} for r in results]
+        hidden = ("accepted_ids", "statuses")
+        rows = [{k: v for k, v in asdict(r).items() if k not in hidden} for r in results]
         print(json.dumps(rows, indent=2))
     else:
         print(render(results))

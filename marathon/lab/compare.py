@@ -20,6 +20,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from marathon import outcomes
 from marathon.lab.measure import Measurement, register
 from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
@@ -73,6 +74,8 @@ class Comparison:
             "trace_id": typical.trace_id,
             "links": self.links(typical.trace_id),
             "verdict": self.verdicts.get(strategy),
+            # The shown run judged (marathon.outcomes): what the page and the lesson match on.
+            "verdicts": list(outcomes.judge(typical.outcome()).keys),
             "runs": [m.as_dict() for m in runs],
             "trace": typical.trace,  # the shown run's trace, in Jaeger's JSON shape
             "attempt_traces": typical.attempt_traces,  # its queued attempts' (linked) traces

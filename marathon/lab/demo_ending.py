@@ -3,7 +3,8 @@
 The comparison shows the speed half of the thesis (every row "stored yes, email sent yes");
 this plays the shutdown lesson (`shutdown-mid-flight`: SIGTERM right after the response) with
 the scenario machinery, on the demo's own database and email API, and says which strategies lost
-the email and which kept it, judged from the outcomes (`lesson_steps.lost`).
+the email and which kept it, judged from the outcomes (`marathon.outcomes`: the verdicts
+`email_lost` and `kept` of each strategy's shown run).
 
 Usage::
 
@@ -19,7 +20,6 @@ from rich.text import Text
 
 from marathon.lab import compare, scenario_runner, stacks
 from marathon.service.settings import Settings
-from marathon.views import lesson_steps
 
 __all__ = ["SCENARIO", "next_steps", "render", "run"]
 
@@ -38,8 +38,8 @@ def run(base_url: str, settings: Settings) -> compare.Comparison:
 
 def render(c: compare.Comparison, *, width: int = 110) -> RenderableType:
     summaries = [c.summary(s) for s in c.runs]
-    lost = [s["strategy"] for s in summaries if lesson_steps.lost(s)]
-    kept = [s["strategy"] for s in summaries if s["delivered"] is True]
+    lost = [s["strategy"] for s in summaries if "email_lost" in s["verdicts"]]
+    kept = [s["strategy"] for s in summaries if "kept" in s["verdicts"]]
     heading = Text.assemble(
         ("\nAnd what gets lost? ", "bold"),
         "The same registration, but the server gets SIGTERM right after it answers "

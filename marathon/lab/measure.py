@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from marathon import tracing
+from marathon import outcomes, tracing
 from marathon.service import fake
 from marathon.service.confirmations import FINAL
 
@@ -39,6 +39,13 @@ class Measurement:
     trace: dict[str, Any] | None = field(default=None, repr=False)
     # A queued job's attempts: traces of their own, linked to the request (each one whole).
     attempt_traces: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # Last, so that positional construction keeps its meaning.
+    emails_sent: int | None = None  # emails in the outbox for it (None: real Resend)
+
+    def outcome(self) -> outcomes.Outcome:
+        return outcomes.Outcome(
+            self.status, self.stored, self.delivered, self.emails_sent, self.logged, self.error
+        )
 
     def as_dict(self, *, with_trace: bool = False) -> dict[str, Any]:
         d = asdict(self)
@@ -150,6 +157,7 @@ def observe(
                 time.sleep(0.1)
                 status = client.get(f"/api/registrations/{m.runner_id}").json()
             m.stored, m.delivered = status["stored"], status["email"]["delivered"]
+            m.emails_sent = status["email"].get("sent")
             m.email_state = status["email"].get("state")
             m.attempts = status["email"].get("attempts")
         attempts = [t for t in status.get("trace_ids", {}).get("attempts", []) if t != m.trace_id]

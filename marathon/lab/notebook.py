@@ -12,6 +12,7 @@ Usage::
     lab = notebook.start()
     run = lab.register("sequential", email_latency_ms=300)
     run.client_ms, run.stored, run.delivered   # what the client waited, what really happened
+    run.verdicts, run.lost                     # judged by marathon.outcomes: ("kept",), False
     lab.show(run)                              # the waterfall, inline (SVG), with trace links
     lab.stop()                                 # last cell: stops what start() started
 """
@@ -52,6 +53,7 @@ from marathon.lab.scenario_runner import SCENARIOS
 from marathon.lab.scenario_runner import run as run_scenario
 from marathon.local import stack
 from marathon.local.stack import ThreadedServer
+from marathon.outcomes import judge
 from marathon.service.settings import Settings
 from marathon.strategies import STRATEGIES
 from marathon.tracing import EMAIL_SPAN, ScrubbingFilter
@@ -184,6 +186,16 @@ class Run:
     @property
     def delivered(self) -> bool | None:
         return self.measurement.delivered
+
+    @property
+    def verdicts(self) -> tuple[str, ...]:
+        """The verdicts of `marathon.outcomes` on it, most important first."""
+        return judge(self.measurement.outcome()).keys
+
+    @property
+    def lost(self) -> bool:
+        """Its email is lost: the user was told yes (or it is stored), and none arrived."""
+        return "email_lost" in self.verdicts
 
     @property
     def trace_id(self) -> str | None:

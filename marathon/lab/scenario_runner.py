@@ -14,6 +14,7 @@ from marathon.lab.compare import Comparison
 from marathon.lab.compare import run as run_compare
 from marathon.lab.measure import Measurement, background_failures, observe, post, register
 from marathon.local.servers import ServerProcess
+from marathon.outcomes import judge
 from marathon.scenarios import SCENARIOS, Scenario
 from marathon.service import fake
 from marathon.service.confirmations import FINAL
@@ -30,31 +31,8 @@ class ScenarioUnavailable(Exception):
 
 
 def verdict(m: Measurement) -> str:
-    """One line on what the user was told against what really happened."""
-    told = f"answered {m.status} after {m.client_ms:,.0f} ms"
-    facts: list[str] = []
-    if m.status < 300 and m.stored is False:
-        facts.append("said yes, but nothing is stored")
-    if m.status >= 500 and m.stored:
-        facts.append("said it failed, but the runner IS stored")
-    if m.delivered and m.stored is False:
-        facts.append("sent a confirmation for a registration that was never stored")
-    if m.stored and m.delivered is False:
-        if m.status >= 400:
-            facts.append("the confirmation failed, and the user was told")
-        elif m.logged:
-            facts.append("the confirmation is lost; only the log and the trace know")
-        elif m.error:
-            facts.append("the confirmation is lost silently; only the trace knows")
-        else:
-            facts.append("the confirmation is lost, and nothing says so")
-    if m.status == 409:
-        facts.append("rejected the duplicate")
-    elif m.status >= 500 and m.stored is False and not m.delivered:
-        facts.append("told the user it failed; nothing stored, no email: consistent")
-    if not facts:
-        facts.append("stored and confirmed" if m.stored and m.delivered else "nothing happened")
-    return f"{told}; " + "; ".join(facts)
+    """One line on what the user was told against what really happened (`marathon.outcomes`)."""
+    return judge(m.outcome()).line(m.client_ms)
 
 
 class Instance(Protocol):

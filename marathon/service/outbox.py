@@ -17,7 +17,7 @@ __all__ = ["email_delivered"]
 async def email_delivered(settings: Settings, runner_id: uuid.UUID) -> dict[str, Any]:
     """Ask the sandbox's outbox; with real Resend, delivery is not ours to see (`None`)."""
     if not settings.uses_sandbox:
-        return {"delivered": None, "email_id": None}
+        return {"delivered": None, "email_id": None, "sent": None}
     # The process's one TLS context: 100 status streams asking every few seconds once built
     # one each (the CA bundle parsed, tens of ms) and made everyone's registrations wait.
     with suppress_instrumentation():
@@ -27,4 +27,5 @@ async def email_delivered(settings: Settings, runner_id: uuid.UUID) -> dict[str,
             )
     r.raise_for_status()
     emails = r.json()["data"]
-    return {"delivered": bool(emails), "email_id": emails[0]["id"] if emails else None}
+    first = emails[0]["id"] if emails else None
+    return {"delivered": bool(emails), "email_id": first, "sent": len(emails)}

@@ -3,13 +3,15 @@ to run against this server, how to read the answer from the outcomes, and the ta
 
 The page (`static/lesson.js`) gets these steps as JSON (`GET /api/lesson`, also embedded in
 `/lesson/{n}`) and only lays them out and runs them; the answer is always computed from what
-happened (statuses, rows, outbox), never written in advance. Every step runs in a few seconds.
+happened (statuses, rows, outbox), never written in advance: a "strategies" answer is a verdict
+of `marathon.outcomes`, judged on the server for each outcome (its `verdicts`). Every step
+runs in a few seconds.
 
 Usage::
 
     [first, *_] = STEPS
     first.question                 # "... how long will the user wait?"
-    lost(summary)                  # a strategy's outcome: did it lose the email?
+    ANSWERS["lost"].verdict        # "email_lost": the outcomes the server judged so
 """
 
 from __future__ import annotations
@@ -18,19 +20,37 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["STEPS", "WHERE", "Step", "as_json", "lost", "step"]
+from marathon.outcomes import VERDICTS, vocabulary
+
+__all__ = ["ANSWERS", "STEPS", "WHERE", "Answer", "Step", "as_json", "step"]
 
 # How a prediction is made: a number of milliseconds, a set of strategies, or a count.
 Predict = Literal["ms", "strategies", "count"]
 
-# The strategy sets a "strategies" step can ask about; the page applies the same rules to each
-# strategy's outcome (`status`, `stored`, `delivered`, and its trace for "waited").
-WHERE = {
-    "waited": "the email ended before the response: the user waited for it (from the trace)",
-    "lost": "the row is stored (or was said to be) but the email never arrived",
-    "delivered": "the email arrived",
-    "said_yes_not_stored": "answered 2xx, but no row is stored",
+
+@dataclass(frozen=True)
+class Answer:
+    """A strategy set a "strategies" step can ask about."""
+
+    label: str  # "Lost the email: fire-and-forget"
+    # The outcomes with this verdict (marathon.outcomes, judged on the server); None for
+    # "waited", which the page reads from the trace: the email ended before the response.
+    verdict: str | None
+
+    @property
+    def doc(self) -> str:
+        if self.verdict is None:
+            return "the email ended before the response: the user waited for it (from the trace)"
+        return VERDICTS[self.verdict].when
+
+
+ANSWERS = {
+    "waited": Answer("Made the user wait", None),
+    "lost": Answer(VERDICTS["email_lost"].label, "email_lost"),
+    "delivered": Answer("Delivered the email", "kept"),
+    "said_yes_not_stored": Answer(VERDICTS["said_yes_not_stored"].label, "said_yes_not_stored"),
 }
+WHERE = {where: a.doc for where, a in ANSWERS.items()}
 
 
 @dataclass(frozen=True)
@@ -167,10 +187,6 @@ def as_json() -> dict[str, Any]:
     return {
         "steps": [s.as_json(i) for i, s in enumerate(STEPS, start=1)],
         "where": WHERE,
+        "answers": {w: {"label": a.label, "verdict": a.verdict} for w, a in ANSWERS.items()},
+        "verdicts": vocabulary(),  # what the page shows for each key an outcome carries
     }
-
-
-def lost(outcome: Mapping[str, Any]) -> bool:
-    """The email never arrived for a registration that is stored (or was said to be)."""
-    said_yes = int(outcome.get("status") or 0) < 300
-    return outcome.get("delivered") is False and (outcome.get("stored") is True or said_yes)

@@ -8,19 +8,14 @@ const STEPS = LESSON.steps;
 let step = Number($("#free").dataset.step) || 1;
 let running = false;
 
-// Which strategies a "strategies" answer names (the same rules as marathon/views/lesson_steps.py's WHERE).
-const WHERE = {
-  waited: (o) => o.waited_for_email === true,
-  lost: (o) => o.delivered === false && (o.stored === true || o.status < 300),
-  delivered: (o) => o.delivered === true,
-  said_yes_not_stored: (o) => o.status < 300 && o.stored === false,
+// Does a "strategies" answer name this outcome? The server judged it (its `verdicts`, from
+// marathon/outcomes.py): no rule is written here. Only "waited" is read, from the trace.
+const names = (o, where) => {
+  const verdict = LESSON.answers[where].verdict;
+  return verdict ? (o.verdicts || []).includes(verdict) : o.waited_for_email === true;
 };
-const WHERE_LABEL = {
-  waited: "Made the user wait",
-  lost: "Lost the email",
-  delivered: "Delivered the email",
-  said_yes_not_stored: "Said yes, stored nothing",
-};
+// The server's sentences for the verdicts it gave: the status and the wait have their own columns.
+const facts = (o) => (o.verdicts || []).map((k) => LESSON.verdicts[k].sentence).join("; ");
 
 const html = (text) => String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 
@@ -150,12 +145,12 @@ function answerText(s, guess, outcomes) {
     const verdict = guess == null ? "" : guess === count ? " ✓ exactly" : ` (off by ${Math.abs(guess - count)})`;
     return `${you(guess == null ? "no prediction" : guess)} · <b>${count} of ${outcomes.length} answered ${s.answer.status}</b>${verdict}`;
   }
-  const actual = outcomes.filter((o) => WHERE[s.answer.where](o, s.answer)).map((o) => o.strategy);
+  const actual = outcomes.filter((o) => names(o, s.answer.where)).map((o) => o.strategy);
   const missed = actual.filter((a) => !guess.includes(a));
   const wrong = guess.filter((g) => !actual.includes(g));
   const verdict = !missed.length && !wrong.length ? " ✓ exactly right"
     : `${missed.length ? ` · missed: ${missed.join(", ")}` : ""}${wrong.length ? ` · not: ${wrong.join(", ")}` : ""}`;
-  return `${you(guess.length ? guess.join(", ") : "none")} · <b>${WHERE_LABEL[s.answer.where]}: ${actual.length ? actual.join(", ") : "none"}</b>${verdict}`;
+  return `${you(guess.length ? guess.join(", ") : "none")} · <b>${LESSON.answers[s.answer.where].label}: ${actual.length ? actual.join(", ") : "none"}</b>${verdict}`;
 }
 
 function cellYes(value) {
@@ -173,8 +168,7 @@ function outcomeTable(s, outcomes) {
       <th scope="col">slowest</th></tr></thead><tbody>${rows}</tbody></table>`;
   }
   const rows = outcomes.map((o) => {
-    // The scenario's verdict repeats the status and the wait, which have their own columns.
-    const verdict = (o.verdict || "").replace(/^answered \d+ after [\d,.]+ ms; /, "");
+    const verdict = facts(o);
     return `<tr data-strategy="${o.strategy}"><th scope="row">${o.strategy}</th><td>${o.status}</td>
       <td>${ms(o.client_ms)}</td>${cellYes(o.stored)}${cellYes(o.delivered)}</tr>${verdict
       ? `<tr class="verdict-row" data-strategy="${o.strategy}"><td colspan="5">${html(verdict)}</td></tr>` : ""}`;
