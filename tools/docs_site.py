@@ -5,11 +5,11 @@ A page asks for generated content with a directive on a line of its own::
     <!-- marathon:source marathon.strategies.sequential -->   the function's real source
     <!-- marathon:waterfall wait-until -->                      docs/traces/wait-until.json, drawn
     <!-- marathon:terminal sequential,wait-until -->            the same in the terminal view
-    <!-- marathon:knobs -->  <!-- marathon:commands -->  <!-- marathon:scenarios -->
-    <!-- marathon:endpoints -->  <!-- marathon:sandbox-endpoints -->
+    <!-- marathon:knobs -->  <!-- marathon:settings -->  <!-- marathon:commands -->
+    <!-- marathon:scenarios -->  <!-- marathon:endpoints -->  <!-- marathon:sandbox-endpoints -->
 
-so the knob table, the `--help` of every command, the scenarios, the endpoints, the quoted code
-and the waterfalls cannot drift from the code. An unknown directive stops the build.
+so the knob and settings tables, the `--help` of every command, the scenarios, the endpoints,
+the quoted code and the waterfalls cannot drift from the code. An unknown directive stops the build.
 
 The waterfalls are SVG files drawn by the project's own view (`marathon.views.svg`) from saved
 traces in Jaeger's JSON shape (`docs/traces/*.json`). Screenshots live in `docs/screenshots/`;
@@ -48,6 +48,7 @@ __all__ = [
     "saved_trace",
     "scenarios_table",
     "screenshot_source",
+    "settings_table",
     "source",
     "terminal_view",
     "waterfall_svg",
@@ -102,6 +103,21 @@ def knobs_table() -> str:
         rows.append(
             f"| `{k['name']}` | `{k['env']}` | {default} | {span} | {scope} | {_cell(k['doc'])} |"
         )
+    return "\n".join(rows)
+
+
+def settings_table() -> str:
+    """Every environment variable of `marathon.service.settings.SETTINGS`, and who reads it."""
+    from marathon.service.settings import SETTINGS
+
+    rows = ["| variable | default | meaning | read by |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        where = (
+            f"`Settings.{s.field}`"
+            if s.field
+            else re.sub(r"(marathon(?:\.\w+)+)", r"`\1`", s.read_by)
+        )
+        rows.append(f"| `{s.env}` | {_cell(s.default)} | {_cell(s.meaning)} | {where} |")
     return "\n".join(rows)
 
 
@@ -233,6 +249,7 @@ def expand(markdown: str, page_uri: str = "index.md") -> str:
             return terminal_view(arg)
         simple: dict[str, Callable[[], str]] = {
             "knobs": knobs_table,
+            "settings": settings_table,
             "commands": commands,
             "scenarios": scenarios_table,
             "endpoints": lambda: endpoints("api"),
