@@ -40,7 +40,7 @@ ENVIRONMENT_HELP = settings_help()
 
 
 ENDPOINTS = [
-    *((f"POST /api/marathon/{n}", LESSONS[n]) for n in STRATEGIES),
+    *((f"POST /api/marathon/{n}", LESSONS[n].ordering) for n in STRATEGIES),
     ("GET  /api/registrations/{id}", "what happened to a registration"),
     ("GET  /api/registrations/{id}/events", "the same, as server-sent events"),
     ("GET  /api/traces?service=...", "search traces (Jaeger's query API; docs/jaeger.md)"),
