@@ -111,7 +111,9 @@ def _module_source(dotted: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "setting", [s for s in SETTINGS if s.field is None and "marathon." in s.read_by], ids=str
+    "setting",
+    [s for s in SETTINGS if s.field is None and "marathon." in s.read_by],
+    ids=lambda s: s.env,
 )
 def test_a_setting_read_outside_settings_is_read_where_declared(setting: Setting) -> None:
     module = re.search(r"marathon(?:\.\w+)+", setting.read_by)
