@@ -12,7 +12,7 @@ from typing import Any
 
 from marathon.registration import Runner
 
-__all__ = ["ACCEPTED", "CREATED", "LESSONS", "STRATEGIES", "Strategy", "Work"]
+__all__ = ["ACCEPTED", "CREATED", "LESSONS", "STRATEGIES", "Lesson", "Strategy", "Work"]
 
 CREATED, ACCEPTED = 201, 202
 
@@ -81,10 +81,44 @@ STRATEGIES: dict[str, Strategy] = {
     "queued": queued,
 }
 
+
+@dataclass(frozen=True)
+class Lesson:
+    """What one ordering costs: a row of the thesis table (README, docs), from this file."""
+
+    ordering: str
+    waits_for: str  # what the user waits for
+    can_lose: str
+
+    @property
+    def summary(self) -> str:
+        return f"{self.ordering}: the user waits for {self.waits_for}; can lose {self.can_lose}"
+
+
 LESSONS = {
-    "sequential": "await insert, await email, respond: the user waits for both",
-    "fire-and-forget": "await insert, start the email unowned, respond: fast, email may be lost",
-    "concurrent": "respond at once, insert and email in the background: 202, nothing checked",
-    "wait-until": "await insert, hand the email to wait_until, respond: drained on shutdown",
-    "queued": "insert and enqueue in one transaction, respond 202: workers deliver with retries",
+    "sequential": Lesson(
+        "await insert, await email, respond",
+        "the insert and the email",
+        "nothing; but a slow email is the user's wait, and a failed one a 502 for a stored runner",
+    ),
+    "fire-and-forget": Lesson(
+        "await insert, bare create_task(email), respond",
+        "the insert",
+        "the email, silently: cancelled at shutdown or by a freeze, or collected; errors unseen",
+    ),
+    "concurrent": Lesson(
+        "wait_until(insert, email), respond at once",
+        "nothing",
+        "correctness: a duplicate or failed insert is found after the 202, the email still goes",
+    ),
+    "wait-until": Lesson(
+        "await insert, wait_until(email), respond",
+        "the insert",
+        "the email, if it outlives the grace period or the process, or a full wait_until drops it",
+    ),
+    "queued": Lesson(
+        "insert and enqueue the job in one transaction, respond; workers send with retries",
+        "the insert and the enqueue",
+        "nothing once committed: retries, then dead letters; one email per runner",
+    ),
 }

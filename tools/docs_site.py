@@ -5,11 +5,15 @@ A page asks for generated content with a directive on a line of its own::
     <!-- marathon:source marathon.strategies.sequential -->   the function's real source
     <!-- marathon:waterfall wait-until -->                      docs/traces/wait-until.json, drawn
     <!-- marathon:terminal sequential,wait-until -->            the same in the terminal view
-    <!-- marathon:knobs -->  <!-- marathon:commands -->  <!-- marathon:scenarios -->
-    <!-- marathon:endpoints -->  <!-- marathon:sandbox-endpoints -->  <!-- marathon:verdicts -->
+    <!-- marathon:knobs -->  <!-- marathon:settings -->  <!-- marathon:commands -->
+    <!-- marathon:scenarios -->  <!-- marathon:endpoints -->  <!-- marathon:sandbox-endpoints -->
+    <!-- marathon:verdicts -->                                 the verdict vocabulary
+    <!-- marathon:thesis -->                                   the thesis table, from LESSONS
 
-so the knob table, the `--help` of every command, the scenarios, the endpoints, the verdicts,
-the quoted code and the waterfalls cannot drift from the code. An unknown directive stops the build.
+so the knob and settings tables, the thesis, the `--help` of every command, the scenarios, the
+endpoints, the verdicts, the quoted code and the waterfalls cannot drift from the code.
+README.md keeps a copy of the thesis table between marker comments (`python -m tools.thesis`
+rewrites it). An unknown directive stops the build.
 
 The waterfalls are SVG files drawn by the project's own view (`marathon.views.svg`) from saved
 traces in Jaeger's JSON shape (`docs/traces/*.json`). Screenshots live in `docs/screenshots/`;
@@ -48,8 +52,10 @@ __all__ = [
     "saved_trace",
     "scenarios_table",
     "screenshot_source",
+    "settings_table",
     "source",
     "terminal_view",
+    "thesis_table",
     "verdicts_table",
     "waterfall_svg",
 ]
@@ -103,6 +109,43 @@ def knobs_table() -> str:
         rows.append(
             f"| `{k['name']}` | `{k['env']}` | {default} | {span} | {scope} | {_cell(k['doc'])} |"
         )
+    return "\n".join(rows)
+
+
+def settings_table() -> str:
+    """Every environment variable of `marathon.service.settings.SETTINGS`, and who reads it."""
+    from marathon.service.settings import SETTINGS
+
+    rows = ["| variable | default | meaning | read by |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        where = (
+            f"`Settings.{s.field}`"
+            if s.field
+            else re.sub(r"(marathon(?:\.\w+)+)", r"`\1`", s.read_by)
+        )
+        rows.append(f"| `{s.env}` | {_cell(s.default)} | {_cell(s.meaning)} | {where} |")
+    return "\n".join(rows)
+
+
+def thesis_table(docs: str = "docs/") -> str:
+    """strategy, ordering, the status it answers, what the user waits for, what can be lost:
+    `marathon.strategies.LESSONS`, each strategy linked to its lesson under `docs` (a path)."""
+    from marathon.routes.registrations import SUCCESS_STATUS
+    from marathon.strategies import CREATED, LESSONS
+
+    rows = [
+        "| strategy | ordering | answers | the user waits for | can lose |",
+        "|---|---|---|---|---|",
+    ]
+    for name, lesson in LESSONS.items():
+        cells = [
+            f"[`{name}`]({docs}learn/{name}.md)",
+            lesson.ordering,
+            f"`{SUCCESS_STATUS.get(name, CREATED)}`",
+            lesson.waits_for,
+            lesson.can_lose,
+        ]
+        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(rows)
 
 
@@ -181,7 +224,8 @@ def endpoints(which: str = "api") -> str:
             if not methods:
                 continue
             strategy = path.removeprefix("/api/marathon/")
-            doc = LESSONS.get(strategy) or _first_sentence(handler.fn.__doc__)
+            lesson = LESSONS.get(strategy)
+            doc = lesson.ordering if lesson else _first_sentence(handler.fn.__doc__)
             for method in methods:
                 rows.append(f"| `{method} {path}` | {_cell(doc)} |")
     return "\n".join(rows)
@@ -242,8 +286,12 @@ def expand(markdown: str, page_uri: str = "index.md") -> str:
             return _waterfall_link(arg, page_uri)
         if name == "terminal" and arg:
             return terminal_view(arg)
+        if name == "thesis" and arg is None:  # links relative to the page
+            up = posixpath.relpath(".", posixpath.dirname(page_uri) or ".")
+            return thesis_table("" if up == "." else f"{up}/")
         simple: dict[str, Callable[[], str]] = {
             "knobs": knobs_table,
+            "settings": settings_table,
             "commands": commands,
             "scenarios": scenarios_table,
             "endpoints": lambda: endpoints("api"),

@@ -4,49 +4,43 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
+import textwrap
 from collections.abc import Sequence
 
 from marathon import knobs
 from marathon.lab.scenario_runner import SCENARIOS
+from marathon.service import settings
 from marathon.strategies import LESSONS, STRATEGIES
 
 __all__ = ["main"]
 
 log = logging.getLogger("marathon")
 
-ENVIRONMENT_HELP = """\
-settings (environment):
-  DATABASE_URL             PostgreSQL to use; unset: embedded PostgreSQL in MARATHON_DATA_DIR
-  MARATHON_DATA_DIR        where the embedded PostgreSQL keeps its data
-  RESEND_API_KEY           a real Resend key sends real email; unset: the local sandbox
-  RESEND_API_URL           Resend API or sandbox URL; unset in sandbox mode: start one
-  MARATHON_EMAIL_SANDBOX   auto (default), 1 (always the sandbox) or 0 (never)
-  MARATHON_EMAIL_FROM      the confirmation's sender
-  MARATHON_SANDBOX_PORT    port of the embedded sandbox (default 8025; 0: any free port)
-  OTEL_SERVICE_NAME        service name in traces (default marathon-api)
-  OTEL_EXPORTER_OTLP_ENDPOINT  also export spans over OTLP/HTTP, e.g. http://localhost:4318
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT  the same, for traces only (full URL, .../v1/traces)
-  OTEL_SEMCONV_STABILITY_OPT_IN  semantic conventions (default http,database: the stable ones)
-  MARATHON_TRACING         off (or OTEL_SDK_DISABLED=true): no tracing, no instrumentation
-  OTEL_TRACES_SAMPLER      head sampling, e.g. parentbased_traceidratio with
-                           OTEL_TRACES_SAMPLER_ARG=0.1 (default: every trace, as the lesson needs)
-  MARATHON_TRACE_LIMIT     how many recent traces the in-process store keeps (default 200)
-  JAEGER_UI_URL            link traces to Jaeger, e.g. http://localhost:16686
-  JAEGER_QUERY_URL         where `marathon trace` reads traces from a real Jaeger
-  MARATHON_WORKER          off: no queue worker in the API process (run `marathon worker`)
-  MARATHON_WORKER_CONCURRENCY  jobs one worker runs at once (default 10)
-  MARATHON_EVENT_LOOP      auto (default: uvloop if installed), uvloop or asyncio
-  MARATHON_KNOBS           off: no run-time or per-request knob changes (default on)
-  MARATHON_ADMIN_TOKEN     beyond loopback (--host 0.0.0.0), shared changes need
-                           Authorization: Bearer <this token>
-  docs/configuration.md lists every setting.
-"""
+
+def settings_help(width: int = 100) -> str:
+    """The settings section of the help, from `service.settings.SETTINGS`."""
+    lines = ["settings (environment, [default]; docs/configuration.md says more about each):"]
+    for s in settings.SETTINGS:
+        default = "" if s.default == "unset" else f"[{s.default}] "
+        text = (default + s.meaning).replace("`", "")
+        lines += textwrap.wrap(
+            text,
+            width,
+            initial_indent=f"  {s.env}  ".ljust(SETTINGS_COLUMN),
+            subsequent_indent=" " * SETTINGS_COLUMN,
+            break_long_words=False,  # URLs and names stay whole
+            break_on_hyphens=False,
+        )
+    return "\n".join(lines) + "\n"
+
+
+SETTINGS_COLUMN = 29
+ENVIRONMENT_HELP = settings_help()
 
 
 ENDPOINTS = [
-    *((f"POST /api/marathon/{n}", LESSONS[n]) for n in STRATEGIES),
+    *((f"POST /api/marathon/{n}", LESSONS[n].ordering) for n in STRATEGIES),
     ("GET  /api/registrations/{id}", "what happened to a registration"),
     ("GET  /api/registrations/{id}/events", "the same, as server-sent events"),
     ("GET  /api/traces?service=...", "search traces (Jaeger's query API; docs/jaeger.md)"),
@@ -189,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--url", default="http://127.0.0.1:8000", help="marathon API (default %(default)s)"
     )
-    tr.add_argument("--jaeger", default=os.environ.get("JAEGER_QUERY_URL"), help="Jaeger query URL")
+    tr.add_argument("--jaeger", help="Jaeger query URL (default: JAEGER_QUERY_URL, else --url)")
     tr.add_argument("--file", help="a saved Jaeger JSON file instead")
     tr.add_argument("--html", metavar="FILE", help="also write it as a page")
     tr.add_argument("--svg", metavar="FILE", help="also write it as SVG")

@@ -26,6 +26,7 @@ from marathon.lab import compare, demo_ending, scenario_runner, stacks
 from marathon.local import event_loop, postgres, shutdown, stack
 from marathon.service import limits
 from marathon.service.settings import Settings
+from marathon.service.settings import read as read_setting
 from marathon.strategies import STRATEGIES
 from marathon.tracing import jaeger_json, jaeger_query
 from marathon.views import svg as svg_view
@@ -280,7 +281,7 @@ def _traces(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[waterf
         traces = doc["data"] if isinstance(doc, dict) and "data" in doc else doc
         traces = traces if isinstance(traces, list) else [traces]
         return traces, waterfall.parse(traces)
-    source = args.jaeger or args.url
+    source = args.jaeger or read_setting("JAEGER_QUERY_URL") or args.url
     trace_id = f"{jaeger_query.parse_trace_id(args.trace_id):032x}"
     request = jaeger_json.fetch(source, trace_id)
     try:  # attempts are found through their links to the request, as in Jaeger UI

@@ -111,7 +111,7 @@ def _workshop(settings: Settings, step: int | None) -> str:
     buttons = "".join(
         f'<button type="button" class="strategy" data-strategy="{name}" '
         f'aria-describedby="lesson-{name}">{name}</button>'
-        f'<p class="lesson" id="lesson-{name}">{escape(LESSONS[name])}</p>'
+        f'<p class="lesson" id="lesson-{name}">{escape(LESSONS[name].summary)}</p>'
         for name in STRATEGIES
     )
     current = knobs.defaults().as_dict()

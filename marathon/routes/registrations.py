@@ -74,7 +74,7 @@ def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
     @post(
         f"/api/marathon/{name}",
         name=name,
-        summary=LESSONS.get(name, name),
+        summary=LESSONS[name].ordering if name in LESSONS else name,
         request_max_body_size=registration.MAX_BODY_BYTES,
         status_code=success,
         operation_class=RegistrationOperation,

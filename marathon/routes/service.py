@@ -64,7 +64,8 @@ async def info(state: State) -> dict[str, Any]:
     return {
         "service": settings.service_name,
         "strategies": [
-            {"name": n, "path": f"/api/marathon/{n}", "lesson": LESSONS[n]} for n in STRATEGIES
+            {"name": n, "path": f"/api/marathon/{n}", "lesson": LESSONS[n].summary}
+            for n in STRATEGIES
         ],
         "email": {
             "mode": "sandbox" if settings.uses_sandbox else "resend",
