@@ -50,6 +50,7 @@ from marathon.lab.compare import Comparison
 from marathon.lab.measure import Measurement, background_failures, observe, post, register
 from marathon.lab.scenario_runner import SCENARIOS
 from marathon.lab.scenario_runner import run as run_scenario
+from marathon.lab.shared_knobs import put_knobs, shared_knobs
 from marathon.local import stack
 from marathon.local.stack import ThreadedServer
 from marathon.service.settings import Settings
@@ -392,12 +393,8 @@ class Lab:
         (PUT /api/knobs) and put back after it."""
         shared = {k: v for k, v in overrides.items() if knobs.is_shared(k)}
         header = self.header({k: v for k, v in overrides.items() if k not in shared})
-        before = self.set_knobs(**shared) if shared else {}
-        try:
+        with shared_knobs(self.client, shared):
             yield header
-        finally:
-            if before:
-                self.set_knobs(**before)
 
     def trace_links(self, trace_id: str | None) -> dict[str, str]:
         if not trace_id:
@@ -457,10 +454,9 @@ class Lab:
         return run_scenario(SCENARIOS[name], self.url)
 
     def set_knobs(self, **values: Any) -> dict[str, Any]:
-        """Change the server's knobs for every request (PUT /api/knobs); returns the old values."""
-        before = self.client.get("/api/knobs").json()["knobs"]
-        self.client.put("/api/knobs", json=values).raise_for_status()
-        return {name: before[name] for name in values}
+        """Change the server's knobs for every request (PUT /api/knobs); returns the values they
+        replaced (those that changed): `lab.set_knobs(**old)` puts them back."""
+        return put_knobs(self.client, values)
 
     def queue(self) -> dict[str, Any]:
         """Queued confirmations by state, and the dead letters (GET /api/queue)."""

@@ -13,6 +13,7 @@ import httpx
 from marathon.lab.compare import Comparison
 from marathon.lab.compare import run as run_compare
 from marathon.lab.measure import Measurement, background_failures, observe, post, register
+from marathon.lab.shared_knobs import shared_knobs
 from marathon.local.servers import ServerProcess
 from marathon.scenarios import SCENARIOS, Scenario
 from marathon.service import fake
@@ -106,17 +107,12 @@ def _shutdown_runs(
 def _fault_runs(
     scenario: Scenario, base_url: str, strategies: Sequence[str], headers: Mapping[str, str]
 ) -> dict[str, list[Measurement]]:
-    fault = dict(scenario.fault)
     with httpx.Client(base_url=base_url, timeout=60, headers=dict(headers)) as client:
-        before = client.get("/api/knobs").json()["knobs"]
-        client.put("/api/knobs", json=fault).raise_for_status()
-        try:
+        with shared_knobs(client, dict(scenario.fault)):
             runs = {
                 s: [register(client, s, knobs_header=scenario.knobs or None, await_job=False)]
                 for s in strategies
             }
-        finally:
-            client.put("/api/knobs", json={k: before[k] for k in fault}).raise_for_status()
         for [m] in runs.values():
             if m.email_state not in (None, *FINAL):  # queued: now the fault has cleared
                 observe(client, m, settle_timeout=60)
