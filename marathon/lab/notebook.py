@@ -46,7 +46,7 @@ import httpx
 
 from marathon import knobs
 from marathon.lab import scenario_runner
-from marathon.lab.compare import Comparison
+from marathon.lab.compare import Comparison, trace_links
 from marathon.lab.measure import Measurement, background_failures, observe, post, register
 from marathon.lab.scenario_runner import SCENARIOS
 from marathon.lab.scenario_runner import run as run_scenario
@@ -397,15 +397,7 @@ class Lab:
             yield header
 
     def trace_links(self, trace_id: str | None) -> dict[str, str]:
-        if not trace_id:
-            return {}
-        links = {
-            "waterfall": f"{self.url}/traces/{trace_id}",
-            "json": f"{self.url}/api/traces/{trace_id}",
-        }
-        if self.jaeger_ui_url:
-            links["Jaeger"] = f"{self.jaeger_ui_url.rstrip('/')}/trace/{trace_id}"
-        return links
+        return trace_links(self.url, trace_id, self.jaeger_ui_url)
 
     def _run(self, m: Measurement) -> Run:
         return Run(m, self.trace_links(m.trace_id))
