@@ -1,5 +1,5 @@
 """Shared knobs set for a while and put back: `marathon.lab.shared_knobs`, used by the
-scenarios and the notebooks."""
+scenarios, the notebooks and the outage benchmark."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 
 from marathon import knobs
 from marathon.app import create_app
+from marathon.bench import outage
+from marathon.bench.harness import Options
 from marathon.lab.shared_knobs import shared_knobs
 from marathon.local.stack import ThreadedServer
 from marathon.service.settings import Settings
@@ -54,3 +56,14 @@ def test_a_knob_it_did_not_change_is_left_alone(client: httpx.Client) -> None:
         share(queue_max_attempts=3)  # the instructor, from the page
     assert knobs.defaults().queue_max_attempts == 3
     assert knobs.defaults().email_outage == "off"
+
+
+def test_the_outage_benchmarks_quick_variant_leaves_the_knobs_as_they_were(
+    api: ThreadedServer,
+) -> None:
+    share(queue_retry_base_s=0.5, wait_until_max_pending=9)  # not the defaults
+    before = knobs.defaults().as_dict()
+    result = outage.run(api.url, Options.quick_variant())
+    assert result["exactly_once"] == result["registrations"] == 5, result
+    assert result["as_expected"] is True
+    assert knobs.defaults().as_dict() == before, "the outage and the quick retry policy undone"

@@ -60,7 +60,7 @@ def verdict(m: Measurement) -> str:
 
 class Instance(Protocol):
     """A server the scenario may stop: `stack.ThreadedServer` (this process) or
-    `server_process.ServerProcess` (its own process)."""
+    `local.servers.ServerProcess` (its own process)."""
 
     @property
     def url(self) -> str: ...
@@ -91,7 +91,7 @@ def _shutdown_runs(
                 server.stop()  # as on SIGTERM: finish requests, drain, close the loop
                 # Same database and sandbox: the outcome is visible from here. A server in
                 # another process took its log of failures with it, and its traces unless it
-                # exported them here (`ServerProcess(traces_to=)`), flushed before it exited.
+                # exported them here (`ServerProcess.serve(traces_to=)`), flushed before it exited.
                 elsewhere = getattr(server, "traces_elsewhere", False)
                 trace_id, m.trace_id = m.trace_id, None if elsewhere else m.trace_id
                 observe(observer, m)
@@ -179,7 +179,7 @@ def for_server(scenario: Scenario, base_url: str, settings: Settings) -> dict[st
     comparison = run(
         scenario,
         base_url,
-        instance=lambda: ServerProcess(settings, traces_to=f"{base_url}/v1/traces"),
+        instance=lambda: ServerProcess.serve(settings, traces_to=f"{base_url}/v1/traces"),
         admin_headers={"Authorization": f"Bearer {token}"} if token else None,
     )
     comparison.jaeger_ui_url = settings.jaeger_ui_url
