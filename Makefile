@@ -51,9 +51,7 @@ notebooks: $(STAMP) ## Open the Jupyter walkthroughs: JupyterLab on notebooks/, 
 bench: $(STAMP) ## Benchmarks of the server from separate processes (docs/benchmarks.md)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } \
 		|| echo "wrk is not installed: the load comes from an httpx client instead"
-	$(BIN)/marathon bench $(BENCH_ARGS)
-	$(BIN)/python -m marathon.bench.outage  # the queue across a 60 s email outage
-	$(BIN)/python -m marathon.bench.shutdown  # SIGTERM mid-burst: what each strategy loses
+	$(BIN)/marathon bench $(BENCH_ARGS)  # every benchmark, outage and shutdown included
 
 docs: $(STAMP) ## Serve the documentation site on http://127.0.0.1:8001 (MkDocs; reloads on edit)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve

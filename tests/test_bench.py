@@ -1,4 +1,5 @@
-"""The small variant of `marathon bench`: every benchmark runs, against separate processes."""
+"""The small variant of `marathon bench`: every benchmark runs, against separate processes,
+from the one entry point."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import json
 
 import pytest
 
+from marathon.bench import arguments
+from marathon.strategies import STRATEGIES
 from tests.conftest import run_python
 
 
 # Every benchmark starts its own server processes: about a minute on an idle 2-core machine.
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(450)
 def test_quick_benchmark_measures_the_server_from_outside() -> None:
-    r = run_python("-m", "marathon.bench.harness", "--quick", "--json", timeout=600)
+    r = run_python("-m", "marathon", "bench", "--quick", "--json", timeout=600)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
+    assert set(result) == {"machine", "quick", *arguments.BENCHMARKS}, "all, without a NAME"
     t = result["throughput"]
     for side in ("tracing_on", "tracing_off", "tracing_sampled_10pct"):
         cpu = t[side]["cpu_ms_per_request"]
@@ -35,3 +39,8 @@ def test_quick_benchmark_measures_the_server_from_outside() -> None:
     for strategy in ("concurrent", "wait-until"):
         s = result["sustained"][strategy]
         assert s["requests"] > 0 and s["pending_max"] >= 0
+    o = result["outage"]
+    assert o["as_expected"] and o["exactly_once"] == o["registrations"] == 5, o
+    by = {s["strategy"]: s for s in result["shutdown"]["strategies"]}
+    assert result["shutdown"]["as_expected"] and set(by) == set(STRATEGIES), result["shutdown"]
+    assert by["queued"]["lost"] == 0 and by["queued"]["exit_code"] == 0, by["queued"]

@@ -1,4 +1,4 @@
-"""SIGTERM in the middle of a burst, the short variant of `python -m marathon.bench.shutdown`:
+"""SIGTERM in the middle of a burst, the short variant of `marathon bench shutdown`:
 real `marathon serve` processes, a sandbox that outlives them, a real signal.
 
 Every accepted registration of sequential, concurrent, wait-until and queued (after a restart)

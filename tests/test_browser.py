@@ -311,3 +311,27 @@ def test_the_lesson_with_the_keyboard_alone(browser: Browser, api: ThreadedServe
     page.screenshot(path=str(SCREENSHOTS / "free-mode-1280x720.png"))
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def test_the_burst_step_puts_back_the_shared_limit_it_set(
+    browser: Browser, api: ThreadedServer
+) -> None:
+    """The step sets wait_until_max_pending for its burst (PUT /api/knobs), then puts back the
+    PUT's `replaced`: the instructor's own value, not the default."""
+    from marathon import knobs
+    from marathon.views.lesson_steps import STEPS
+    from tests.conftest import share
+
+    n = next(i for i, s in enumerate(STEPS, 1) if s.slug == "burst")
+    share(wait_until_max_pending=7)
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{api.url}/lesson/{n}")
+    page.locator("#lesson-counter", has_text=f"{n} / {LESSON_STEPS}").wait_for()
+    page.keyboard.press("Space")
+    page.locator(f'#lesson-result[data-step="{n}"] .answer').wait_for(timeout=60_000)
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert knobs.defaults().wait_until_max_pending == 7

@@ -71,3 +71,24 @@ def test_compare_json_reports_the_orderings(tmp_path: Path) -> None:
     assert set(shown) <= {t["traceID"] for t in traces} and len(s["queued"]["attempt_traces"]) == 1
     html = page.read_text()
     assert html.count('<g class="waterfall"') == 5 and html.count('class="resp"') >= 4
+
+
+def test_one_shape_of_trace_links_for_compare_and_the_notebooks() -> None:
+    """`marathon compare --json`, `POST /api/scenarios/{name}` and the notebook helper give a
+    trace the same links, under the JSON API's keys."""
+    from marathon.lab.compare import Comparison
+    from marathon.lab.notebook import Lab
+
+    tid = "0af7651916cd43dd8448eb211c80319c"
+    comparison = Comparison("http://api:8000/", None, {}, jaeger_ui_url="http://jaeger:16686/")
+    lab = Lab("http://api:8000", jaeger_ui_url="http://jaeger:16686")
+    expected = {
+        "view": f"http://api:8000/traces/{tid}",
+        "json": f"http://api:8000/api/traces/{tid}",
+        "jaeger": f"http://jaeger:16686/trace/{tid}",
+    }
+    assert comparison.links(tid) == expected
+    assert lab.trace_links(tid) == expected
+    assert comparison.links(None) == lab.trace_links(None) == {}
+    comparison.live = False  # a throwaway stack, gone: its links lead nowhere
+    assert comparison.links(tid) == {}

@@ -62,6 +62,25 @@ async def test_runtime_knobs_change_later_requests(client: httpx.AsyncClient) ->
     assert r.status_code == 201
 
 
+async def test_put_and_delete_answer_what_they_replaced(client: httpx.AsyncClient) -> None:
+    """`replaced`: the previous value of each knob whose value changed, only those (a knob sent
+    with the value it had is not), so putting it back undoes exactly that change."""
+    default = knobs.Knobs()
+    r = await client.put(
+        "/api/knobs", json={"email_outage": "on", "db_latency_ms": default.db_latency_ms}
+    )
+    body = r.json()
+    assert body["replaced"] == {"email_outage": "off"}, body["replaced"]
+    assert {"knobs", "startup", "mutable", "describe"} <= set(body), "the GET view, still"
+    r = await client.put("/api/knobs", json={"email_outage": "on", "db_latency_ms": 7})
+    assert r.json()["replaced"] == {"db_latency_ms": default.db_latency_ms}
+    r = await client.put("/api/knobs", json=r.json()["replaced"])  # put back: that change only
+    assert r.json()["knobs"] == {**default.as_dict(), "email_outage": "on"}
+    r = await client.delete("/api/knobs")
+    assert r.json()["replaced"] == {"email_outage": "on"}, "what the reset undid"
+    assert (await client.delete("/api/knobs")).json()["replaced"] == {}
+
+
 @pytest.mark.parametrize("body", [{"email_failure_rate": 2}, {"colour": "blue"}, [1, 2]])
 async def test_bad_runtime_knobs_are_a_400(client: httpx.AsyncClient, body: object) -> None:
     r = await client.put("/api/knobs", json=body)

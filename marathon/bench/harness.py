@@ -1,31 +1,26 @@
-"""Benchmarks that measure the server, not the benchmark: `marathon bench` / `make bench`.
+"""One harness for every benchmark: `marathon bench [NAME ...]` (`make bench`: all of them).
 
-    python -m marathon.bench.harness                 # the full run (about 10 minutes on 2 cores)
-    python -m marathon.bench.harness --quick --json  # the small correctness variant the tests run
-    python -m marathon.bench.harness --only queue    # some benchmarks only
+    marathon bench                  # every benchmark, the full run (about 15 minutes on 2 cores)
+    marathon bench --quick --json   # the small correctness variant the tests run
+    marathon bench queue outage     # some benchmarks only (or --only NAME, repeatable)
 
 The API (`marathon serve`), the sandbox (`marathon sandbox`), the queue workers (`marathon
 worker`) and the load (wrk, else an async httpx client: `marathon.bench.loadgen`) are separate
 processes; PostgreSQL is an embedded server in a temporary folder. Each figure is taken several
 times (min / median / max). Ratios pair rounds of the same run. The steadiest figure on a shared
-machine is the server's CPU time per request: utime + stime of its process (/proc/PID/stat)
-divided by the requests it answered, background work included (read after it has drained).
+machine is the server's CPU time per request: utime + stime of its process divided by the
+requests it answered, background work included (read after it has drained).
 
-Other benchmarks register themselves with `@register("name")` in their own module, listed in
-`MODULES`: they get the same `Harness` (servers, load, CPU, memory) and `Options`.
+A benchmark is a function `(Harness, Options) -> dict` registered with `@register("name")`
+(the name declared in `marathon.bench.arguments`, for `--help`): the ones below, and those of
+`marathon.bench.outage` and `marathon.bench.shutdown`; `marathon.bench.suite` runs them.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib
-import json
 import os
-import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +36,17 @@ import httpx
 import psutil
 import psycopg
 
-from marathon.bench import loadgen
+from marathon.bench import arguments, loadgen
 from marathon.lab import compare
 from marathon.local import postgres
+from marathon.local.servers import ServerProcess
 from marathon.local.stack import ThreadedServer
 
-__all__ = ["BENCHMARKS", "Harness", "Options", "Server", "main", "register", "run"]
+__all__ = ["BENCHMARKS", "Harness", "Options", "harness", "machine", "register"]
 
 Benchmark = Callable[["Harness", "Options"], dict[str, Any]]
 BENCHMARKS: dict[str, Benchmark] = {}
-# Modules with more benchmarks (imported if present), e.g. a long-outage benchmark.
-MODULES: tuple[str, ...] = ("marathon.bench.outage",)
 
-TICKS = os.sysconf("SC_CLK_TCK")
 ZERO = "db_latency_ms=0, email_latency_ms=0"
 FIDELITY = "db_latency_ms=40, db_latency_spread=0, email_latency_ms=400, email_latency_spread=0"
 # What each strategy makes the client wait for, by design (ms), at FIDELITY's latencies.
@@ -64,6 +57,10 @@ UNFINISHED = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', '
 
 
 def register(name: str) -> Callable[[Benchmark], Benchmark]:
+    """Make `fn` the benchmark `marathon bench NAME` runs."""
+    if name not in arguments.BENCHMARKS:
+        raise ValueError(f"declare {name!r} in marathon.bench.arguments.BENCHMARKS (for --help)")
+
     def add(fn: Benchmark) -> Benchmark:
         BENCHMARKS[name] = fn
         return fn
@@ -77,74 +74,40 @@ class Options:
     repeat: int = 3
     duration_s: float = 5.0
     connections: int = 16
-    burst: int = 2000
+    burst: int = 2000  # memory's burst
     queue_jobs: int = 1000
     workers: tuple[int, ...] = (1, 2, 4)
     fidelity_repeat: int = 5
     prefer_wrk: bool = True
+    outage_s: float = 60.0
+    registrations: int = 100  # queued during the outage
+    shutdown_burst: int = 200  # registrations per strategy
+    shutdown_concurrency: int = 20
+    shutdown_knobs: str = ""  # a Marathon-Knobs header; empty: the server's knobs
+    shutdown_together: bool = False
 
     @classmethod
     def quick_variant(cls) -> Options:
-        return cls(True, 1, 1.0, 8, 100, 60, (1, 2), 1)
+        return cls(
+            quick=True,
+            repeat=1,
+            duration_s=1.0,
+            connections=8,
+            burst=100,
+            queue_jobs=60,
+            workers=(1, 2),
+            fidelity_repeat=1,
+            outage_s=3.0,
+            registrations=5,
+            shutdown_burst=20,
+            shutdown_concurrency=5,
+            shutdown_together=True,
+        )
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:
     """min / median / max of one figure's samples."""
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Server:
-    """A `marathon ...` subprocess on a free port, with its CPU time and memory."""
-
-    def __init__(self, args: Sequence[str], env: dict[str, str], health: str, log: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.health = health
-        self.log = log.open("w")
-        listen = ["--host", "127.0.0.1", "--port", str(self.port)] if health else []
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "marathon", *args, *listen],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 120) -> Server:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.log.name}: exited with {self.proc.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + self.health, timeout=2).status_code == 200:
-                    return self
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.log.name}: not ready after {timeout} s")
-
-    def cpu_ms(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 1000 / TICKS  # utime + stime
-
-    def rss_kb(self) -> int:
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        return int(match.group(1)) if match else 0
-
-    def stop(self, *, kill: bool = False) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 async def _sink(scope: Any, receive: Any, send: Any) -> None:
@@ -167,10 +130,10 @@ class Harness:
 
     tmp: Path
     database_url: str
-    sandbox: Server
+    sandbox: ServerProcess
     otlp: ThreadedServer
     prefer_wrk: bool = True
-    servers: list[Server] = field(default_factory=list)
+    servers: list[ServerProcess] = field(default_factory=list)
 
     def env(self, *, tracing: bool = True, otlp: bool = True, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MARATHON_"))}
@@ -187,22 +150,23 @@ class Harness:
         env.update(extra)
         return env
 
-    def start(self, *args: str, health: str = "/api/health", **env: Any) -> Server:
-        name = f"{args[0]}-{len(self.servers)}.log"
-        server = Server(args, self.env(**env), health, self.tmp / name)
+    def start(self, *args: str, health: str = "/api/health", **env: Any) -> ServerProcess:
+        """`marathon ARGS` launched (not waited for: `.start()` waits), stopped at the end."""
+        log = self.tmp / f"{args[0]}-{len(self.servers)}.log"
+        server = ServerProcess(args, self.env(**env), health=health, log=log).launch()
         self.servers.append(server)
         return server
 
-    def api(self, **env: Any) -> Server:
+    def api(self, **env: Any) -> ServerProcess:
         return self.start("serve", **env)
 
-    def load(self, server: Server, strategy: str, **kw: Any) -> dict[str, Any]:
+    def load(self, server: ServerProcess, strategy: str, **kw: Any) -> dict[str, Any]:
         knobs = kw.pop("knobs", ZERO)  # None: no header, the server's own knobs
         headers = [f"Marathon-Knobs: {knobs}"] if knobs else []
         path = f"/api/marathon/{strategy}"
         return loadgen.run(server.url, path, headers=headers, prefer_wrk=self.prefer_wrk, **kw)
 
-    def settle(self, server: Server, timeout: float = 120) -> None:
+    def settle(self, server: ServerProcess, timeout: float = 120) -> None:
         """Until the server's wait_until work has drained."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -226,7 +190,8 @@ def harness(prefer_wrk: bool = True) -> Iterator[Harness]:
         # The sandbox plays the external email API: its own tracing is not ours to measure.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MARATHON_"))}
         env["MARATHON_TRACING"] = "off"
-        sandbox = Server(["sandbox"], env, "/health", Path(tmp) / "sandbox.log").wait_ready()
+        log = Path(tmp) / "sandbox.log"
+        sandbox = ServerProcess(["sandbox"], env, health="/health", log=log).start()
         h = Harness(Path(tmp), url, sandbox, otlp, prefer_wrk)
         try:
             yield h
@@ -236,7 +201,7 @@ def harness(prefer_wrk: bool = True) -> Iterator[Harness]:
 
 
 @contextlib.contextmanager
-def sampling(server: Server, every_s: float = 0.2) -> Iterator[list[dict[str, float]]]:
+def sampling(server: ServerProcess, every_s: float = 0.2) -> Iterator[list[dict[str, float]]]:
     """Samples of the server's pending background work and RSS, from a thread, while open."""
     samples: list[dict[str, float]] = []
     done = threading.Event()
@@ -264,7 +229,7 @@ def sampling(server: Server, every_s: float = 0.2) -> Iterator[list[dict[str, fl
         watcher.join()
 
 
-def _cpu_round(h: Harness, server: Server, o: Options, strategy: str) -> dict[str, float]:
+def _cpu_round(h: Harness, server: ServerProcess, o: Options, strategy: str) -> dict[str, float]:
     before = server.cpu_ms()
     result = h.load(server, strategy, duration=o.duration_s, connections=o.connections)
     h.settle(server)
@@ -292,7 +257,7 @@ def throughput(h: Harness, o: Options) -> dict[str, Any]:
         "sampled": h.api(tracing=True, **SAMPLED),
     }
     for s in sides.values():
-        s.wait_ready()
+        s.start()
         if not o.quick:  # warm-up
             h.load(s, "wait-until", duration=1, connections=o.connections)
             h.settle(s)
@@ -346,7 +311,7 @@ def memory(h: Harness, o: Options) -> dict[str, Any]:
     limit = str(2 * o.burst + 10)
     servers = [h.api(MARATHON_WAIT_UNTIL_MAX_PENDING=limit, **slow) for _ in strategies]
     for strategy, server in zip(strategies, servers, strict=True):
-        server.wait_ready()
+        server.start()
         h.load(server, "wait-until", count=10 if o.quick else 50, connections=8, knobs=quick)
         h.settle(server)
         base = server.rss_kb()
@@ -374,7 +339,7 @@ def sustained(h: Harness, o: Options) -> dict[str, Any]:
     strategies = ("concurrent", "wait-until")
     servers = [h.api() for _ in strategies]  # start together
     for strategy, server in zip(strategies, servers, strict=True):
-        server.wait_ready()
+        server.start()
         stored0 = h.query("SELECT count(*) FROM runners")
         sent0 = httpx.get(h.sandbox.url + "/outbox", timeout=30).json()["count"]
         duration = max(o.duration_s * 2, 2)
@@ -426,7 +391,7 @@ def queue_rate(h: Harness, o: Options) -> dict[str, Any]:
 
     CPU per email: the workers' whole lives (start-up included), and over the same 10-90%
     window the workers', the sandbox's and PostgreSQL's, which share the machine's cores."""
-    api = h.api().wait_ready()
+    api = h.api().start()
     rates: dict[int, list[float]] = {n: [] for n in o.workers}
     cpu_per_email: list[float] = []  # workers' CPU, start-up included
     steady: dict[int, dict[str, list[float]]] = {
@@ -462,7 +427,7 @@ def queue_rate(h: Harness, o: Options) -> dict[str, Any]:
             for w in workers:
                 w.stop()
             if 0.9 not in marks:
-                raise RuntimeError(f"workers did not deliver the batch: {workers[0].log.name}")
+                raise RuntimeError(f"workers did not deliver the batch: {workers[0].name}")
             rates[n].append(0.8 * o.queue_jobs / max(0.001, marks[0.9] - marks[0.1]))
             for part, samples in steady[n].items():
                 samples.append((cpu[0.9][part] - cpu[0.1][part]) / (0.8 * o.queue_jobs))
@@ -488,7 +453,7 @@ def queue_rate(h: Harness, o: Options) -> dict[str, Any]:
 @register("fidelity")
 def fidelity(h: Harness, o: Options) -> dict[str, Any]:
     """Median client wait against the designed wait, at 40 ms database / 400 ms email."""
-    api = h.api(MARATHON_WORKER="on").wait_ready()
+    api = h.api(MARATHON_WORKER="on").start()
     comparison = compare.run(api.url, knobs_header=FIDELITY, repeat=o.fidelity_repeat)
     api.stop()
     rows = {}
@@ -533,7 +498,8 @@ def cold_start(h: Harness, o: Options) -> dict[str, Any]:
     return {"to_comparison_s": spread(times), "to_exit_s": spread(totals)}
 
 
-def _machine() -> dict[str, Any]:
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
     import platform
 
     versions = {}
@@ -565,48 +531,3 @@ def _machine() -> dict[str, Any]:
         "wrk": wrk_version or None,
         "versions": versions,
     }
-
-
-def run(args: argparse.Namespace) -> int:
-    o = Options.quick_variant() if args.quick else Options()
-    if args.repeat:
-        o = replace(o, repeat=max(1, args.repeat))
-    if args.no_wrk:
-        o = replace(o, prefer_wrk=False)
-    names = args.only or list(BENCHMARKS)
-    if unknown := set(names) - set(BENCHMARKS):
-        raise SystemExit(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
-    result: dict[str, Any] = {"machine": _machine(), "quick": o.quick}
-    with harness(o.prefer_wrk) as h:
-        for name in names:
-            started = time.monotonic()
-            print(f"bench: {name}...", file=sys.stderr, flush=True)
-            result[name] = BENCHMARKS[name](h, o)
-            print(json.dumps(result[name], default=str), file=sys.stderr, flush=True)
-            print(f"bench: {name}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
-    print(json.dumps(result, indent=2, default=str))
-    return 0
-
-
-def _load_modules() -> None:
-    for module in MODULES:
-        with contextlib.suppress(ModuleNotFoundError):
-            importlib.import_module(module)
-
-
-_load_modules()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m marathon.bench.harness",
-        description="Measure the server from separate processes (see docs/benchmarks.md).",
-    )
-    from marathon.cli import add_bench_arguments
-
-    add_bench_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,39 +1,66 @@
 """The durable queue across a real outage (the long variant of tests/test_queue_outage.py).
 
-    python -m marathon.bench.outage [--outage-s 60] [--registrations 100] [--json]
+    marathon bench outage [--outage-s 60] [--registrations 100]
 
-On a fresh embedded stack, with the default (shared) retry policy: the email API goes down,
-runners register with the queued strategy, the outage lasts `--outage-s`, then clears. It
-reports how many confirmations were delivered exactly once, how many twice or more, how many
-are dead, and how long after the outage the last one arrived. Expected: all exactly once.
+On the harness's `marathon serve` (its worker in-process), with the default (shared) retry
+policy: the email API goes down, runners register with the queued strategy, the outage lasts
+`--outage-s`, then clears. It reports how many confirmations were delivered exactly once, how
+many twice or more, how many are dead, and how long after the outage the last one arrived.
+Expected: all exactly once. The knobs it sets are put back as they were, also on failure.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from marathon import knobs
-from marathon.lab import stacks
+from marathon.bench.harness import Harness, Options, register
+from marathon.lab.shared_knobs import shared_knobs
 from marathon.service import fake, queue
 
-__all__ = ["main", "outage"]
+__all__ = ["QUICK_RETRY", "outage", "run"]
 
 QUICK = "email_latency_ms=20, db_latency_ms=5"
+# --quick: the default schedule's shape (12 attempts, doubling to a cap) at a 20th of its scale.
+QUICK_RETRY = {"queue_retry_base_s": 0.1, "queue_retry_cap_s": 1}
 
 
-def outage(url: str, outage_s: float, registrations: int) -> dict[str, Any]:
-    """Run the outage against a server on loopback (its knobs change: it must be ours)."""
-    with httpx.Client(base_url=url, timeout=30) as client:
-        client.put("/api/knobs", json={"email_outage": "on"}).raise_for_status()
-        started = time.monotonic()
-        try:
-            ids = []
+@register("outage")
+def benchmark(h: Harness, o: Options) -> dict[str, Any]:
+    api = h.api(MARATHON_WORKER="on").start()
+    try:
+        return run(api.url, o)
+    finally:
+        api.stop()
+
+
+def run(url: str, o: Options) -> dict[str, Any]:
+    """The outage `o` asks for, against the server at `url`."""
+    registrations = max(1, min(o.registrations, 1000))  # bounded: loopback, a shared machine
+    return outage(url, o.outage_s, registrations, retry=QUICK_RETRY if o.quick else {})
+
+
+def outage(
+    url: str,
+    outage_s: float,
+    registrations: int,
+    *,
+    retry: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run the outage against a server (its shared knobs change for a while: it must be ours);
+    `retry`: shared retry knobs for the whole run; `headers`: the instructor's token, if any."""
+    with (
+        httpx.Client(base_url=url, timeout=30) as client,
+        shared_knobs(client, retry or {}, headers=headers),
+    ):
+        ids = []
+        with shared_knobs(client, {"email_outage": "on"}, headers=headers):
+            started = time.monotonic()
             for _ in range(registrations):
                 r = client.post(
                     "/api/marathon/queued", json=fake.runner(), headers={"Marathon-Knobs": QUICK}
@@ -41,10 +68,10 @@ def outage(url: str, outage_s: float, registrations: int) -> dict[str, Any]:
                 r.raise_for_status()
                 ids.append(r.json()["id"])
             time.sleep(max(0.0, outage_s - (time.monotonic() - started)))
-        finally:
-            client.put("/api/knobs", json={"email_outage": "off"}).raise_for_status()
         cleared = time.monotonic()
-        _, horizon = queue.give_up_horizon(knobs.defaults())
+        # The server's knobs, not this process's: it may run elsewhere.
+        in_force = knobs.Knobs().replace(client.get("/api/knobs").json()["knobs"])
+        _, horizon = queue.give_up_horizon(in_force)
         states: dict[str, str] = {}
         while time.monotonic() - cleared < horizon + 30:
             states = {
@@ -52,17 +79,20 @@ def outage(url: str, outage_s: float, registrations: int) -> dict[str, Any]:
             }
             if all(s in ("sent", "dead") for s in states.values()):
                 break
-            time.sleep(1)
+            time.sleep(0.2 if retry else 1)
         last_s = time.monotonic() - cleared
-    sandbox_counts = _outbox_counts(url, ids)
+    counts = _outbox_counts(url, ids)
+    exactly_once = sum(1 for n in counts.values() if n == 1)
     return {
         "outage_s": outage_s,
         "registrations": registrations,
-        "exactly_once": sum(1 for n in sandbox_counts.values() if n == 1),
-        "duplicated": sum(1 for n in sandbox_counts.values() if n > 1),
-        "missing": sum(1 for n in sandbox_counts.values() if n == 0),
+        "retry": dict(retry or {}) or "the default policy",
+        "exactly_once": exactly_once,
+        "duplicated": sum(1 for n in counts.values() if n > 1),
+        "missing": sum(1 for n in counts.values() if n == 0),
         "dead": sum(1 for s in states.values() if s == "dead"),
         "last_delivery_after_outage_s": round(last_s, 1),
+        "as_expected": exactly_once == registrations,
     }
 
 
@@ -74,23 +104,3 @@ def _outbox_counts(url: str, ids: list[str]) -> dict[str, int]:
             i: len(client.get(f"{outbox}/outbox", params={"idempotency_key": i}).json()["data"])
             for i in ids
         }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m marathon.bench.outage", description=__doc__)
-    parser.add_argument("--outage-s", type=float, default=60, help="outage length (default 60)")
-    parser.add_argument("--registrations", type=int, default=100, help="queued registrations")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
-    with stacks.fresh_stack() as (url, _):
-        result = outage(url, args.outage_s, max(1, min(args.registrations, 1000)))
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for key, value in result.items():
-            print(f"{key:>30}: {value}")
-    return 0 if result["exactly_once"] == result["registrations"] else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,17 +1,18 @@
 """SIGTERM in the middle of a burst: what each strategy loses or sends twice.
 
-    python -m marathon.bench.shutdown [--burst 200] [--concurrency 20] [--json]
+    marathon bench shutdown [--burst 200] [--concurrency 20] [--knobs HEADER] [--together]
 
-What a deploy does to a busy server, per strategy. One PostgreSQL (embedded, in a temporary
-folder) and one `marathon sandbox` process outlive the API, as a real database and email API
-would; each strategy gets a `marathon serve` process of its own (one strategy after the other;
-`--together`: all at once, as the test does) and a burst of `--burst` registrations from this
-process, `--concurrency` in flight. Once half of a burst has been answered 2xx, its server gets
-SIGTERM; the rest of the burst finds the port closed. The queued strategy's server is then
-started again: its jobs waited in the database. Then, per strategy, from the database and the
-sandbox's outbox (one email per runner id: the idempotency key): requests accepted (2xx), rows
-stored, and of the accepted registrations how many got exactly one email, none (lost) or more
-than one (duplicated), as `marathon.outcomes` judges them (`email_lost`, `duplicate_email`).
+What a deploy does to a busy server, per strategy. The harness's PostgreSQL and a `marathon
+sandbox` process of this benchmark's own (its outbox holds only these bursts) outlive the API,
+as a real database and email API would; each strategy gets a `marathon serve` process of its
+own (one strategy after the other; `--together`: all at once, as `--quick` and the test do) and
+a burst of `--burst` registrations from this process, `--concurrency` in flight. Once half of a
+burst has been answered 2xx, its server gets SIGTERM; the rest of the burst finds the port
+closed. The queued strategy's server is then started again: its jobs waited in the database.
+Then, per strategy, from the database and the sandbox's outbox (one email per runner id: the
+idempotency key): requests accepted (2xx), rows stored, and of the accepted registrations how
+many got exactly one email, none (lost) or more than one (duplicated), as
+`marathon.outcomes` judges them (`email_lost`, `duplicate_email`).
 
 Expected: 0 lost and 0 duplicated for sequential, concurrent, wait-until and queued (after the
 restart); fire-and-forget loses the emails still in flight when its process ends: the lesson.
@@ -20,19 +21,15 @@ The short variant runs in the tests (tests/test_bench_shutdown.py).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import json
 import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,14 +37,14 @@ from typing import Any
 import httpx
 import psycopg
 
-from marathon.local import postgres
-from marathon.local.servers import ServerProcess, free_port
+from marathon.bench.harness import Harness, Options, register
+from marathon.local.servers import ServerProcess
 from marathon.outcomes import Outcome, judge
 from marathon.service import fake
 from marathon.service.settings import Settings
 from marathon.strategies import STRATEGIES
 
-__all__ = ["Result", "main", "render", "run"]
+__all__ = ["Result", "benchmark", "render", "run"]
 
 SETTLE_S = 120  # how long the restarted queued server may take to deliver what waited
 
@@ -69,35 +66,6 @@ class Result:
     exit_code: int | None = None
     accepted_ids: list[str] = field(default_factory=list, repr=False)
     statuses: dict[str, int] = field(default_factory=dict, repr=False)  # id -> its 2xx
-
-
-@contextmanager
-def _sandbox(port: int, log: Path) -> Iterator[str]:
-    """`marathon sandbox` in a process of its own: its outbox outlives every API restart."""
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "marathon", "sandbox", "--port", str(port)],
-            stdout=out,
-            stderr=out,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"marathon sandbox did not start: see {log}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def _burst(
@@ -214,22 +182,21 @@ def run(
     go to `workdir`."""
     token = secrets.token_hex(4)
     results = {s: Result(s) for s in strategies}
-    sandbox_port = free_port()
-    outbox_url = sandbox_url or f"http://127.0.0.1:{sandbox_port}"
+    # `marathon sandbox` in a process of its own: its outbox outlives every API restart.
+    sandbox = ServerProcess(["sandbox"], health="/health", log=workdir / "sandbox.log")
+    outbox_url = sandbox_url or sandbox.url
     settings = Settings(database_url=database_url, resend_api_url=outbox_url)
     before: Counter[str] = Counter()  # the outbox when the queued server had stopped
     with ExitStack() as stack:
         # Only the queued strategy's server works the queue: nobody else may deliver its jobs.
         servers = {
-            s: ServerProcess(settings, worker=s == "queued", log=workdir / f"{s}.log")
+            s: ServerProcess.serve(settings, worker=s == "queued", log=workdir / f"{s}.log")
             for s in strategies
         }
-        for server in servers.values():
+        for server in [*servers.values(), *([] if sandbox_url else [sandbox])]:
             stack.callback(server.stop, 10)  # whatever happens, no process is left behind
             server.launch()  # side by side: they start faster together
-        if sandbox_url is None:
-            stack.enter_context(_sandbox(sandbox_port, workdir / "sandbox.log"))
-        for server in servers.values():
+        for server in [*servers.values(), *([] if sandbox_url else [sandbox])]:
             server.start()
 
         options: dict[str, Any] = {
@@ -245,7 +212,7 @@ def run(
             await _round(servers["queued"], results["queued"], **options)
             before.update(await asyncio.to_thread(_outbox, outbox_url))
             log = workdir / "queued-restarted.log"
-            restarted = ServerProcess(settings, worker=True, log=log)
+            restarted = ServerProcess.serve(settings, worker=True, log=log)
             stack.callback(restarted.stop)
             await asyncio.to_thread(restarted.start)
             ids = results["queued"].accepted_ids
@@ -295,46 +262,27 @@ def render(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m marathon.bench.shutdown", description=__doc__)
-    parser.add_argument("--burst", type=int, default=200, help="registrations per strategy")
-    parser.add_argument("--concurrency", type=int, default=20, help="in flight per strategy")
-    parser.add_argument(
-        "--knobs",
-        default="",
-        metavar="HEADER",
-        help="a Marathon-Knobs header for every registration (default: the server's knobs)",
-    )
-    parser.add_argument(
-        "--together",
-        action="store_true",
-        help="all strategies' servers and bursts at once (faster; what the test does)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    args = parser.parse_args(argv)
-    burst = max(2, min(args.burst, 2000))  # bounded: loopback, but still a machine we share
-    with (
-        tempfile.TemporaryDirectory(prefix="marathon-sigterm-") as tmp,
-        postgres.embedded_server(Path(tmp) / "pgdata", ephemeral=True) as url,
-    ):
-        options: dict[str, Any] = {
-            "burst": burst,
-            "concurrency": max(1, args.concurrency),
-            "knobs_header": args.knobs,
-        }
-        if args.together:
-            results = run(url, Path(tmp), **options)
-        else:  # one at a time: no strategy's load starves another's server of CPU
-            results = [run(url, Path(tmp), strategies=[s], **options)[0] for s in STRATEGIES]
-    if args.json:
-        hidden = ("accepted_ids", "statuses")
-        rows = [{k: v for k, v in asdict(r).items() if k not in hidden} for r in results]
-        print(json.dumps(rows, indent=2))
-    else:
-        print(render(results))
+@register("shutdown")
+def benchmark(h: Harness, o: Options) -> dict[str, Any]:
+    """On the harness's PostgreSQL, with a sandbox of its own; the table goes to stderr."""
+    options: dict[str, Any] = {
+        "burst": max(2, min(o.shutdown_burst, 2000)),  # bounded: loopback, a shared machine
+        "concurrency": max(1, o.shutdown_concurrency),
+        "knobs_header": o.shutdown_knobs,
+    }
+    workdir = h.tmp / "shutdown"
+    workdir.mkdir(exist_ok=True)
+    if o.shutdown_together:
+        results = run(h.database_url, workdir, **options)
+    else:  # one at a time: no strategy's load starves another's server of CPU
+        results = [run(h.database_url, workdir, strategies=[s], **options)[0] for s in STRATEGIES]
+    print(render(results), file=sys.stderr, flush=True)
     kept = all(r.lost == 0 for r in results if r.strategy != "fire-and-forget")
-    return 0 if kept and not any(r.duplicated for r in results) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return {
+        **options,
+        "together": o.shutdown_together,
+        "strategies": [
+            {k: v for k, v in asdict(r).items() if k != "accepted_ids"} for r in results
+        ],
+        "as_expected": kept and not any(r.duplicated for r in results),
+    }

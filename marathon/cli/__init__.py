@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Sequence
 
 from marathon import knobs
+from marathon.bench import arguments as bench_arguments
 from marathon.lab.scenario_runner import SCENARIOS
 from marathon.service import settings
 from marathon.strategies import LESSONS, STRATEGIES
@@ -268,28 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="benchmark the server from separate processes (docs/benchmarks.md)",
         description="Start the API, the sandbox and the workers as separate processes on an "
         "embedded PostgreSQL in a temporary folder, load them from another process (wrk, else "
-        "httpx) and report the server's CPU ms per request, req/s, memory per pending piece of "
-        "work, queue emails/s for 1, 2 and 4 workers, tracing on vs off, ordering fidelity and "
-        "cold start, each as min/median/max, as JSON.",
+        "httpx), run each benchmark NAME asked for (all without one) and print what they "
+        "measured, each figure as min/median/max, as one JSON document.",
+        epilog=bench_arguments.EPILOG,
         formatter_class=_formatter,
     )
-    add_bench_arguments(bench)
+    bench_arguments.add_arguments(bench)
     return parser
-
-
-def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    """`marathon bench`'s flags (here: parsing must not import the benchmarks' dependencies)."""
-    parser.add_argument("--quick", action="store_true", help="the small correctness variant")
-    parser.add_argument(
-        "--only",
-        action="append",
-        metavar="NAME",
-        help="repeatable: throughput, memory, sustained, queue, fidelity, cold_start "
-        "(or a registered one)",
-    )
-    parser.add_argument("--repeat", type=int, help="samples per figure (default 3; --quick 1)")
-    parser.add_argument("--no-wrk", action="store_true", help="load from httpx even with wrk")
-    parser.add_argument("--json", action="store_true", help="JSON on stdout (always)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -356,6 +356,6 @@ def queue(args: argparse.Namespace) -> int:
 
 
 def bench(args: argparse.Namespace) -> int:
-    from marathon.bench import harness as benchmarks
+    from marathon.bench import suite
 
-    return benchmarks.run(args)
+    return suite.run(args)

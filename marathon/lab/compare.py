@@ -27,7 +27,7 @@ from marathon.views import svg as svg_view
 from marathon.views import terminal
 from marathon.views.waterfall import Waterfall, from_jaeger
 
-__all__ = ["Comparison", "html", "render", "run"]
+__all__ = ["Comparison", "html", "render", "run", "trace_links"]
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -39,6 +39,19 @@ def _share(values: Sequence[bool | None]) -> bool | None:
     """True if all were, False if any was not, None if nobody could tell."""
     known = [v for v in values if v is not None]
     return None if not known else all(known)
+
+
+def trace_links(base_url: str, trace_id: str | None, jaeger_ui_url: str | None) -> dict[str, str]:
+    """Where one trace can be seen: `view` (the server's waterfall page), `json` (Jaeger's JSON
+    shape) and, with a Jaeger UI, `jaeger`. The keys are the JSON API's (`marathon compare
+    --json`, `POST /api/scenarios/{name}`); the notebooks show the same."""
+    if not trace_id:
+        return {}
+    base = base_url.rstrip("/")
+    links = {"view": f"{base}/traces/{trace_id}", "json": f"{base}/api/traces/{trace_id}"}
+    if jaeger_ui_url:
+        links["jaeger"] = f"{jaeger_ui_url.rstrip('/')}/trace/{trace_id}"
+    return links
 
 
 @dataclass
@@ -82,15 +95,7 @@ class Comparison:
         }
 
     def links(self, trace_id: str | None) -> dict[str, str]:
-        if not trace_id or not self.live:
-            return {}
-        links = {
-            "view": f"{self.base_url}/traces/{trace_id}",
-            "json": f"{self.base_url}/api/traces/{trace_id}",
-        }
-        if self.jaeger_ui_url:
-            links["jaeger"] = f"{self.jaeger_ui_url}/trace/{trace_id}"
-        return links
+        return trace_links(self.base_url, trace_id, self.jaeger_ui_url) if self.live else {}
 
     def waterfalls(self) -> list[Waterfall]:
         shown = [self.typical(s) for s in self.runs]

@@ -47,10 +47,11 @@ import httpx
 
 from marathon import knobs
 from marathon.lab import scenario_runner
-from marathon.lab.compare import Comparison
+from marathon.lab.compare import Comparison, trace_links
 from marathon.lab.measure import Measurement, background_failures, observe, post, register
 from marathon.lab.scenario_runner import SCENARIOS
 from marathon.lab.scenario_runner import run as run_scenario
+from marathon.lab.shared_knobs import put_knobs, shared_knobs
 from marathon.local import stack
 from marathon.local.stack import ThreadedServer
 from marathon.outcomes import judge
@@ -404,23 +405,11 @@ class Lab:
         (PUT /api/knobs) and put back after it."""
         shared = {k: v for k, v in overrides.items() if knobs.is_shared(k)}
         header = self.header({k: v for k, v in overrides.items() if k not in shared})
-        before = self.set_knobs(**shared) if shared else {}
-        try:
+        with shared_knobs(self.client, shared):
             yield header
-        finally:
-            if before:
-                self.set_knobs(**before)
 
     def trace_links(self, trace_id: str | None) -> dict[str, str]:
-        if not trace_id:
-            return {}
-        links = {
-            "waterfall": f"{self.url}/traces/{trace_id}",
-            "json": f"{self.url}/api/traces/{trace_id}",
-        }
-        if self.jaeger_ui_url:
-            links["Jaeger"] = f"{self.jaeger_ui_url.rstrip('/')}/trace/{trace_id}"
-        return links
+        return trace_links(self.url, trace_id, self.jaeger_ui_url)
 
     def _run(self, m: Measurement) -> Run:
         return Run(m, self.trace_links(m.trace_id))
@@ -469,10 +458,9 @@ class Lab:
         return run_scenario(SCENARIOS[name], self.url)
 
     def set_knobs(self, **values: Any) -> dict[str, Any]:
-        """Change the server's knobs for every request (PUT /api/knobs); returns the old values."""
-        before = self.client.get("/api/knobs").json()["knobs"]
-        self.client.put("/api/knobs", json=values).raise_for_status()
-        return {name: before[name] for name in values}
+        """Change the server's knobs for every request (PUT /api/knobs); returns the values they
+        replaced (those that changed): `lab.set_knobs(**old)` puts them back."""
+        return put_knobs(self.client, values)
 
     def queue(self) -> dict[str, Any]:
         """Queued confirmations by state, and the dead letters (GET /api/queue)."""

@@ -13,6 +13,7 @@ import httpx
 from marathon.lab.compare import Comparison
 from marathon.lab.compare import run as run_compare
 from marathon.lab.measure import Measurement, background_failures, observe, post, register
+from marathon.lab.shared_knobs import shared_knobs
 from marathon.local.servers import ServerProcess
 from marathon.outcomes import judge
 from marathon.scenarios import SCENARIOS, Scenario
@@ -68,7 +69,7 @@ def _shutdown_runs(
                 server.stop()  # as on SIGTERM: finish requests, drain, close the loop
                 # Same database and sandbox: the outcome is visible from here. A server in
                 # another process took its log of failures with it, and its traces unless it
-                # exported them here (`ServerProcess(traces_to=)`), flushed before it exited.
+                # exported them here (`ServerProcess.serve(traces_to=)`), flushed before it exited.
                 elsewhere = getattr(server, "traces_elsewhere", False)
                 trace_id, m.trace_id = m.trace_id, None if elsewhere else m.trace_id
                 observe(observer, m)
@@ -84,17 +85,12 @@ def _shutdown_runs(
 def _fault_runs(
     scenario: Scenario, base_url: str, strategies: Sequence[str], headers: Mapping[str, str]
 ) -> dict[str, list[Measurement]]:
-    fault = dict(scenario.fault)
     with httpx.Client(base_url=base_url, timeout=60, headers=dict(headers)) as client:
-        before = client.get("/api/knobs").json()["knobs"]
-        client.put("/api/knobs", json=fault).raise_for_status()
-        try:
+        with shared_knobs(client, dict(scenario.fault)):
             runs = {
                 s: [register(client, s, knobs_header=scenario.knobs or None, await_job=False)]
                 for s in strategies
             }
-        finally:
-            client.put("/api/knobs", json={k: before[k] for k in fault}).raise_for_status()
         for [m] in runs.values():
             if m.email_state not in (None, *FINAL):  # queued: now the fault has cleared
                 observe(client, m, settle_timeout=60)
@@ -161,7 +157,7 @@ def for_server(scenario: Scenario, base_url: str, settings: Settings) -> dict[st
     comparison = run(
         scenario,
         base_url,
-        instance=lambda: ServerProcess(settings, traces_to=f"{base_url}/v1/traces"),
+        instance=lambda: ServerProcess.serve(settings, traces_to=f"{base_url}/v1/traces"),
         admin_headers={"Authorization": f"Bearer {token}"} if token else None,
     )
     comparison.jaeger_ui_url = settings.jaeger_ui_url

@@ -31,6 +31,18 @@ def _knobs_view(state: State) -> dict[str, Any]:
     }
 
 
+def _set(state: State, new: knobs.Knobs) -> dict[str, Any]:
+    """Put `new` in force; the view, with `replaced`: the previous value of each knob that
+    changed (only those), so a caller can put back exactly what it changed without a GET first
+    (`marathon.lab.shared_knobs`)."""
+    before = knobs.defaults().as_dict()
+    knobs.set_defaults(new)
+    replaced = {
+        name: before[name] for name, value in new.as_dict().items() if before[name] != value
+    }
+    return {**_knobs_view(state), "replaced": replaced}
+
+
 @get("/api/knobs")
 async def get_knobs(state: State) -> dict[str, Any]:
     """The knobs in force (process-wide), those the process started with, and what each does."""
@@ -41,7 +53,8 @@ async def get_knobs(state: State) -> dict[str, Any]:
 async def put_knobs(
     request: Request[Any, Any, State], state: State, data: JSONBody[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Change knobs for every later request; unknown names or bad values are a 400."""
+    """Change knobs for every later request, and say what they replaced; unknown names or bad
+    values are a 400."""
     require_admin(request)
     if not state.settings.knobs_mutable:
         raise PermissionDeniedException(detail="Knob changes are disabled (MARATHON_KNOBS=off)")
@@ -51,23 +64,21 @@ async def put_knobs(
         raise ValidationException(
             detail="Invalid knobs", extra=[{"key": "body", "message": str(e)}]
         ) from None
-    before = knobs.defaults().as_dict()
-    for name, value in changed.as_dict().items():
-        if before[name] != value:
-            log.info("knob override at run time: %s %s -> %s", name, before[name], value)
-    knobs.set_defaults(changed)
-    return _knobs_view(state)
+    view = _set(state, changed)
+    for name, value in view["replaced"].items():
+        log.info("knob override at run time: %s %s -> %s", name, value, view["knobs"][name])
+    return view
 
 
 @delete("/api/knobs", status_code=200)
 async def reset_knobs(request: Request[Any, Any, State], state: State) -> dict[str, Any]:
-    """Back to the knobs the process started with."""
+    """Back to the knobs the process started with, and say what they replaced."""
     require_admin(request)
     if not state.settings.knobs_mutable:
         raise PermissionDeniedException(detail="Knob changes are disabled (MARATHON_KNOBS=off)")
-    knobs.set_defaults(state.startup_knobs)
+    view = _set(state, state.startup_knobs)
     log.info("knobs reset to their start-up values")
-    return _knobs_view(state)
+    return view
 
 
 ROUTES = [get_knobs, put_knobs, reset_knobs]

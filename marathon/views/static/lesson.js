@@ -114,22 +114,28 @@ const RUNS = {
   },
   async burst(run) {
     const burst = () => Promise.all(Array.from({ length: run.n }, () => registerOne(run.burst, run.knobs)));
-    if (!run.shared) return burst();
-    // Shared limits are the instructor's (PUT /api/knobs): set them for the step, then put back
-    // exactly the values they had.
-    const before = (await (await fetch("/api/knobs")).json()).knobs;
-    const put = (values) => adminFetch("/api/knobs", {
-      method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(values),
-    });
-    const set = await put(run.shared);
-    if (!set.ok) throw new Error(`changing the shared knobs answered ${set.status}`);
-    try {
-      return await burst();
-    } finally {
-      await put(Object.fromEntries(Object.keys(run.shared).map((k) => [k, before[k]])));
-    }
+    // Shared limits are the instructor's (PUT /api/knobs): set for the step only.
+    return run.shared ? withSharedKnobs(run.shared, burst) : burst();
   },
 };
+
+// `values` in force (PUT /api/knobs) while `work()` runs, then the PUT's `replaced` put back:
+// exactly what changed, also if `work()` throws (marathon/lab/shared_knobs.py in Python).
+async function withSharedKnobs(values, work) {
+  const put = async (body) => {
+    const r = await adminFetch("/api/knobs", {
+      method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (!r.ok) throw new Error(`changing the shared knobs answered ${r.status}`);
+    return (await r.json()).replaced;
+  };
+  const replaced = await put(values);
+  try {
+    return await work();
+  } finally {
+    if (Object.keys(replaced).length) await put(replaced);
+  }
+}
 
 function answerText(s, guess, outcomes) {
   const you = (text) => `<span class="you">You: ${text}</span>`;
