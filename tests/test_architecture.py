@@ -134,3 +134,20 @@ def test_dev_only_tools_stay_out_of_the_runtime_package(tool: str) -> None:
     )
     allowed = {"marathon.lab.exercise_plugin"} if tool == "pytest" else set()
     assert set(users) <= allowed, users
+
+
+def test_the_command_line_parses_without_the_heavy_layers() -> None:
+    """`marathon --help` answers at once: the parser imports declarations (knobs, scenarios,
+    settings), never the app, the lab or the local stack it only starts once the arguments
+    are fine."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, marathon.cli; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    heavy = sorted(m for m in loaded if m.startswith(("marathon.lab", "marathon.app", "litestar")))
+    assert heavy == []

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from marathon import knobs
 from marathon.bench import arguments as bench_arguments
-from marathon.lab.scenario_runner import SCENARIOS
+from marathon.scenarios import SCENARIOS
 from marathon.service import settings
 from marathon.strategies import LESSONS, STRATEGIES
 
