@@ -160,7 +160,7 @@ class Knobs:
     )
     # Durable queue (the queued strategy)
     # Defaults retry for minutes (2, 4, 8, 16, 32, then 60 s; 12 attempts: dead after 3.5 to
-    # 7 minutes), so an email outage of a few minutes loses nothing (docs/queue.md).
+    # 7 minutes), so an email outage of a few minutes loses nothing (docs/learn/queue.md).
     queue_max_attempts: float = _knob(
         12.0,
         lo=1,

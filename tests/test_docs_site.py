@@ -11,12 +11,13 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
 
 from marathon import knobs, strategies
-from marathon.lab.scenario_runner import SCENARIOS
 from marathon.outcomes import VERDICTS
+from marathon.scenarios import SCENARIOS
 from tools import docs_site
 
 ROOT = Path(__file__).parent.parent
@@ -34,10 +35,45 @@ def _page(site: Path, path: str) -> str:
     return (site / path / "index.html").read_text()
 
 
-def test_every_existing_page_keeps_its_path(site: Path) -> None:
-    for md in sorted((ROOT / "docs").glob("*.md")):
-        page = "index.html" if md.stem == "index" else f"{md.stem}/index.html"
-        assert (site / page).is_file(), f"docs/{md.name} is missing from the site"
+def test_every_page_is_on_the_site(site: Path) -> None:
+    for md in sorted((ROOT / "docs").rglob("*.md")):
+        rel = md.relative_to(ROOT / "docs").with_suffix("")
+        page = rel.parent / "index.html" if rel.name == "index" else rel / "index.html"
+        assert (site / page).is_file(), f"docs/{rel}.md is missing from the site"
+
+
+def _nav_sections() -> dict[str, set[str]]:
+    """mkdocs.yml's nav: each top-level section and the pages under it, at any depth."""
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+
+    def pages(node: object) -> set[str]:
+        if isinstance(node, str):
+            return {node}
+        if isinstance(node, list):
+            return set().union(*(pages(n) for n in node))
+        if isinstance(node, dict):
+            return set().union(*(pages(v) for v in node.values()))
+        return set()
+
+    return {name: pages(value) for item in nav for name, value in item.items()}
+
+
+def test_the_home_page_is_true_to_the_nav() -> None:
+    """docs/index.md lists every page under the heading of the nav section that holds it, and
+    calls nothing "reference" that the nav files elsewhere."""
+    text = (ROOT / "docs" / "index.md").read_text()
+    listed: dict[str, set[str]] = {}
+    for section in re.split(r"^## ", text, flags=re.M)[1:]:
+        heading, _, body = section.partition("\n")
+        # links into docs/ only: the exercises live beside the docs, outside the site's nav
+        listed[heading.strip()] = set(re.findall(r"\]\(((?!\.\./)[\w/.-]+\.md)", body))
+    nav = _nav_sections()
+    nav.pop("Home")
+    assert set(listed) == set(nav)
+    for heading, pages in nav.items():
+        assert listed[heading] == pages, heading
+    every = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
+    assert set().union(*nav.values()) | {"index.md"} == every, "a page outside the nav"
 
 
 def test_the_ordering_pages_quote_the_real_code(site: Path) -> None:
@@ -86,21 +122,20 @@ def test_start_shows_the_terminal_view_of_the_saved_traces(site: Path) -> None:
 
 
 def test_the_reference_is_generated_from_the_code(site: Path) -> None:
-    text = _page(site, "reference/knobs")
+    text = _page(site, "configuration")
     for k in knobs.describe():
         assert k["env"] in text and k["name"] in text
         row = re.search(rf"<tr>\s*<td><code>{k['name']}</code>.*?</tr>", text, flags=re.S)
         assert row, k["name"]
         assert ("no: shared" in row.group(0)) == (k["scope"] == "shared"), k["name"]
-    text = _page(site, "reference/scenarios")
+    text = _page(site, "learn/scenarios")
     assert all(name in text for name in SCENARIOS)
-    text = _page(site, "scenarios")
     assert all(f"<code>{key}</code>" in text for key in VERDICTS)
-    text = _page(site, "reference/commands")
+    text = _page(site, "commands")
     assert "usage: marathon compare" in text and "usage: marathon serve" in text
-    text = _page(site, "reference/endpoints")
+    text = _page(site, "api")
     assert "POST /api/marathon/wait-until" in text and "GET /api/traces/{trace_id}" in text
-    assert "POST /emails" in text  # the sandbox's routes too
+    assert "POST /emails" in _page(site, "sandbox")  # the sandbox's routes, on its own page
 
 
 def test_screenshots_are_shown(site: Path) -> None:

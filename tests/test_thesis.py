@@ -60,7 +60,7 @@ def test_the_regenerator_rewrites_only_the_block() -> None:
         thesis.with_table("no markers")
 
 
-@pytest.mark.parametrize("page", ["learn/index.md", "strategies.md"])
+@pytest.mark.parametrize("page", ["learn/index.md", "learn/strategies.md"])
 def test_the_docs_generate_the_table(page: str) -> None:
     text = (ROOT / "docs" / page).read_text()
     assert "<!-- marathon:thesis -->" in text, f"docs/{page} lost its thesis table"

@@ -44,7 +44,7 @@ ENDPOINTS = [
     *((f"POST /api/marathon/{n}", LESSONS[n].ordering) for n in STRATEGIES),
     ("GET  /api/registrations/{id}", "what happened to a registration"),
     ("GET  /api/registrations/{id}/events", "the same, as server-sent events"),
-    ("GET  /api/traces?service=...", "search traces (Jaeger's query API; docs/jaeger.md)"),
+    ("GET  /api/traces?service=...", "search traces (Jaeger's query API: docs/api.md)"),
     ("GET  /api/traces/{trace_id}", "one trace, in Jaeger's JSON shape"),
     ("GET  /api/services /api/dependencies", "Jaeger UI's service list and dependency graph"),
     ("GET  /api/services/{service}/operations", "its operations (or /api/operations?service=)"),
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         "for more throughput, also start more worker processes",
     )
 
-    # `marathon queue ...`: the durable queue's dead letters (docs/queue.md).
+    # `marathon queue ...`: the durable queue's dead letters (docs/learn/queue.md).
     queue = sub.add_parser(
         "queue",
         help="the durable queue: put dead letters back in the queue",
