@@ -8,7 +8,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import record_trace
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -16,11 +15,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from marathon import registration, tracing
+from marathon.lab.exercises.report import record_trace
 from marathon.service import fake
 
 pytestmark = pytest.mark.anyio
 
-ANSWER = "spans.py"
 _exporter = InMemorySpanExporter()
 _recording: dict[str, pytest.Item] = {}  # the running test: `marathon workshop check` draws it
 
