@@ -228,3 +228,15 @@ def test_the_coach_and_the_tests_find_the_learners_file_through_the_config(
         timeout=120,
     )
     assert proc.returncode == 0 and "13 passed" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_every_exemplar_passes_when_the_exercises_share_one_process(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check --all` runs them in one pytest process: exercise 02's app sets the process's tracer
+    provider before exercise 07 records its spans."""
+    shutil.copytree(ROOT / "exercises" / "07-span-modelling", checkout / "07-span-modelling")
+    for e in coach.exercises(checkout):
+        shutil.copy(e.exemplar, e.answer)
+    assert cli.main(["workshop", "check", "--all"]) == 0, capsys.readouterr().out
+    assert capsys.readouterr().out.count("passing: all") == 3
