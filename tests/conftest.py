@@ -9,45 +9,27 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from litestar import Litestar
-from opentelemetry.sdk.trace import ReadableSpan
 
-from marathon import knobs, tracing
+from marathon import knobs
 from marathon.app import create_app
-from marathon.local import postgres
-from marathon.local.sandbox import create_sandbox
+
+# The tests import these helpers from here; they are the exercises' harness's.
+from marathon.lab.exercises.observed import Trace, outbox, settled, trace_id_of  # noqa: F401
 from marathon.local.stack import ThreadedServer
 from marathon.service.settings import Settings
 
-
-@pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    """Async tests run on anyio's plugin (`pytestmark = pytest.mark.anyio`): unlike
-    pytest-asyncio it keeps a fixture's setup and teardown in one task, which the app's
-    lifespan (an anyio task group) needs."""
-    return "asyncio"
-
+# The real components (embedded PostgreSQL, the sandbox, default knobs, anyio's backend) are the
+# exercises' harness's fixtures: one implementation for both.
+pytest_plugins = ("marathon.lab.exercises.fixtures",)
 
 # Fast, deterministic latencies unless a test asks for more (per request, with the header).
 QUICK = "db_latency_ms=0, email_latency_ms=0"
-
-
-@pytest.fixture(scope="session")
-def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with postgres.embedded_server(tmp_path_factory.mktemp("pg") / "data", ephemeral=True) as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[ThreadedServer]:
-    with ThreadedServer(create_sandbox(defaults=knobs.Knobs())) as server:
-        yield server
 
 
 @pytest.fixture
@@ -58,14 +40,6 @@ def settings(pg_url: str, sandbox: ThreadedServer, tmp_path: Path) -> Settings:
         email_sandbox=True,
         data_dir=tmp_path,
     )
-
-
-@pytest.fixture(autouse=True)
-def default_knobs() -> Iterator[None]:
-    """Every test starts from the documented defaults, whatever a test changed."""
-    knobs.set_defaults(knobs.Knobs())
-    yield
-    knobs.set_defaults(knobs.Knobs())
 
 
 def share(**values: Any) -> None:
@@ -98,44 +72,6 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-def trace_id_of(response: httpx.Response) -> int:
-    """The trace id from the W3C `traceresponse` header."""
-    return int(response.headers["traceresponse"].split("-")[1], 16)
-
-
-@dataclass
-class Trace:
-    spans: list[ReadableSpan]
-
-    def one(self, name: str) -> ReadableSpan:
-        found = [s for s in self.spans if s.name == name]
-        assert len(found) == 1, f"expected one {name!r} span, got {[s.name for s in self.spans]}"
-        return found[0]
-
-    @property
-    def server(self) -> ReadableSpan:
-        found = [s for s in self.spans if tracing.STRATEGY_ATTR in (s.attributes or {})]
-        assert len(found) == 1, f"expected one request span, got {[s.name for s in self.spans]}"
-        return found[0]
-
-    def children(self, parent: ReadableSpan) -> list[ReadableSpan]:
-        assert parent.context is not None
-        return [s for s in self.spans if s.parent and s.parent.span_id == parent.context.span_id]
-
-
-async def settled(trace_id: int, timeout: float = 15) -> Trace:
-    """The trace once none of its spans is running (checked twice, 50 ms apart)."""
-    deadline = time.monotonic() + timeout
-    quiet = 0
-    while time.monotonic() < deadline:
-        spans = tracing.STORE.spans(trace_id)
-        quiet = quiet + 1 if spans and tracing.STORE.running(trace_id) == 0 else 0
-        if quiet >= 2:
-            return Trace(spans)
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"trace {trace_id:032x} still has running spans after {timeout} s")
-
-
 async def final_status(client: httpx.AsyncClient, runner_id: str, timeout: float = 15) -> Any:
     """The registration's status once a queued confirmation is sent or dead (at once if not
     queued)."""
@@ -145,13 +81,6 @@ async def final_status(client: httpx.AsyncClient, runner_id: str, timeout: float
         if status["email"].get("state") in (None, "sent", "dead") or time.monotonic() > deadline:
             return status
         await asyncio.sleep(0.05)
-
-
-def outbox(sandbox: ThreadedServer, runner_id: str) -> list[dict[str, Any]]:
-    r = httpx.get(f"{sandbox.url}/outbox", params={"idempotency_key": runner_id})
-    r.raise_for_status()
-    emails: list[dict[str, Any]] = r.json()["data"]
-    return emails
 
 
 def run_python(

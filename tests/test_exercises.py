@@ -4,23 +4,30 @@ answer in `.meta/wrong/` fails with the coaching message meant for its mistake (
 line of its docstring), and every message is short: one line, no span reprs, no nanoseconds.
 
 One pytest subprocess per exercise runs all its answers (`--answer`, repeatable) and shares this
-session's embedded PostgreSQL (`MARATHON_EXERCISE_DATABASE_URL`)."""
+session's embedded PostgreSQL (`MARATHON_EXERCISE_DATABASE_URL`). The folders keep exercism's
+shape: only what the learner touches, plus `.meta/` (with `config.json` naming the files); the
+harness is a plugin in the package (`marathon.lab.exercises`)."""
 
 from __future__ import annotations
 
 import ast
 import io
+import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from marathon import cli
 from marathon.lab import coach
+from marathon.lab.exercises import config
 
 ROOT = Path(__file__).parent.parent
 EXERCISES = coach.exercises(ROOT / "exercises")
+HARNESS = ROOT / "marathon" / "lab" / "exercises"
 
 
 def expected_message(wrong: Path) -> str:
@@ -43,6 +50,64 @@ def test_each_exercise_has_what_the_coach_needs(exercise: coach.Exercise) -> Non
     assert len(exercise.wrong_answers()) >= 2, "two known-wrong answers at least"
     for wrong in exercise.wrong_answers():
         expected_message(wrong)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.path.name)
+def test_each_config_names_the_folders_files(exercise: coach.Exercise) -> None:
+    cfg = config.read(exercise.path)
+    for role, paths in cfg.files.items():
+        for path in paths:
+            assert path.is_file(), f"{exercise.path.name}: {role} {path.name} does not exist"
+    assert cfg.solution.parent == exercise.path and cfg.one("stub").parent == exercise.meta
+    assert exercise.path.name == f"{exercise.number:02d}-{cfg.slug}"
+    heading = (exercise.path / "README.md").read_text().splitlines()[0]
+    assert heading == f"# {exercise.number:02d} · {cfg.title}", "the README's title is the config's"
+    assert set(cfg.files["test"]) == set(exercise.path.glob("test_*.py")), "every test declared"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.path.name)
+def test_the_folder_holds_only_what_the_learner_touches(exercise: coach.Exercise) -> None:
+    cfg = config.read(exercise.path)
+    mine = {exercise.path / "README.md", cfg.solution, *cfg.files["test"]}
+    there = {p for p in exercise.path.iterdir() if p.name not in (".meta", "__pycache__")}
+    assert there == mine, "harness code belongs in marathon/lab/exercises, not here"
+
+
+def test_the_harness_is_not_in_the_exercises() -> None:
+    root = ROOT / "exercises"
+    assert {p.name for p in root.iterdir() if not p.is_dir()} == {"README.md", "pytest.ini"}
+    assert not list(root.rglob("conftest.py"))
+    assert "-p marathon.lab.exercises.plugin" in (root / "pytest.ini").read_text()
+    for path in root.rglob("*.py"):
+        hooks = [
+            node.name
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("pytest_")
+        ]
+        assert not hooks, f"{path}: pytest hooks belong in the plugin, not here: {hooks}"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    return found | {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+
+
+def test_neither_the_exercises_nor_their_harness_import_the_projects_tests() -> None:
+    files = [*(ROOT / "exercises").rglob("*.py"), *HARNESS.rglob("*.py")]
+    assert len(files) > 60  # the exercises' tests, answers and the plugin's modules
+    for path in files:
+        wrong = {m for m in _imports(path) if m.split(".")[0] in ("tests", "conftest")}
+        assert not wrong, f"{path} imports {wrong}: the harness is marathon.lab.exercises"
+
+
+def test_a_config_without_its_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / ".meta").mkdir()
+    (tmp_path / ".meta" / "config.json").write_text(
+        json.dumps({"slug": "x", "title": "X", "files": {"solution": ["x.py"], "test": []}})
+    )
+    with pytest.raises(ValueError, match="files for solution, test, exemplar, stub"):
+        config.read(tmp_path)
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.path.name)
@@ -79,7 +144,7 @@ def test_the_answers_are_told_apart(exercise: coach.Exercise, pg_url: str, tmp_p
 @pytest.fixture
 def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str) -> Path:
     """A learner's copy of two exercises, the coach's progress in a temporary data dir."""
-    for name in ("conftest.py", "pytest.ini", "02-wait-until", "06-retry-delay"):
+    for name in ("pytest.ini", "02-wait-until", "06-retry-delay"):
         source = ROOT / "exercises" / name
         target = tmp_path / "exercises" / name
         if source.is_dir():
@@ -90,7 +155,8 @@ def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str) -> Pa
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MARATHON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MARATHON_EXERCISE_DATABASE_URL", pg_url)
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the project's tests/conftest helpers
+    # The harness from this checkout's package, wherever the editable install points.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
     return tmp_path / "exercises"
 
 
@@ -135,3 +201,42 @@ def test_check_passes_then_list_hint_reset_and_solution(
     assert "def retry_delay" not in capsys.readouterr().out
     assert cli.main(["workshop", "solution", "6", "--yes"]) == 0
     assert "def retry_delay" in capsys.readouterr().out
+
+
+def test_the_coach_and_the_tests_find_the_learners_file_through_the_config(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A solution file renamed in `.meta/config.json` is the one listed, checked and tested."""
+    exercise = checkout / "06-retry-delay"
+    path = exercise / ".meta" / "config.json"
+    cfg = json.loads(path.read_text())
+    cfg["files"]["solution"] = ["my_retry.py"]
+    path.write_text(json.dumps(cfg))
+    (exercise / "retry.py").rename(exercise / "my_retry.py")
+    shutil.copy(exercise / ".meta" / "exemplar.py", exercise / "my_retry.py")
+
+    assert cli.main(["workshop", "list"]) == 0
+    assert "exercises/06-retry-delay/my_retry.py" in capsys.readouterr().out
+    assert cli.main(["workshop", "check", "6"]) == 0
+    assert "all 5 tasks pass" in capsys.readouterr().out
+    # Plain pytest, from the folder: exercises/pytest.ini loads the plugin, no conftest needed.
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "06-retry-delay"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and "13 passed" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_every_exemplar_passes_when_the_exercises_share_one_process(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check --all` runs them in one pytest process: exercise 02's app sets the process's tracer
+    provider before exercise 07 records its spans."""
+    shutil.copytree(ROOT / "exercises" / "07-span-modelling", checkout / "07-span-modelling")
+    for e in coach.exercises(checkout):
+        shutil.copy(e.exemplar, e.answer)
+    assert cli.main(["workshop", "check", "--all"]) == 0, capsys.readouterr().out
+    assert capsys.readouterr().out.count("passing: all") == 3

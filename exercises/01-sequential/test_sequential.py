@@ -5,14 +5,13 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
-from conftest import Endpoint, ms
 
 from marathon import tracing
+from marathon.lab.exercises.endpoint import Endpoint, ms
 from marathon.strategies import Strategy
 
 pytestmark = pytest.mark.anyio
 
-ANSWER = "strategy.py"
 KNOBS = "email_latency_ms=100, email_latency_spread=0, db_latency_ms=20"
 WHY = "store the runner, send the email, then return CREATED."
 

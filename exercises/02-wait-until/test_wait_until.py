@@ -5,15 +5,14 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
-from conftest import Endpoint, ms
 
 from marathon import tracing
+from marathon.lab.exercises.endpoint import Endpoint, ms
+from marathon.lab.exercises.observed import outbox
 from marathon.strategies import Strategy
-from tests.conftest import outbox
 
 pytestmark = pytest.mark.anyio
 
-ANSWER = "strategy.py"
 KNOBS = "email_latency_ms=150, email_latency_spread=0, db_latency_ms=20"
 WHY = "store the runner, hand the email over, answer CREATED."
 

@@ -14,8 +14,6 @@ import pytest
 
 pytestmark = pytest.mark.anyio
 
-ANSWER = "registry.py"
-
 
 @pytest.fixture
 async def registry(answer: ModuleType) -> AsyncIterator[Any]:

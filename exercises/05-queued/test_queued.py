@@ -5,14 +5,13 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
-from conftest import Endpoint
 
 from marathon import tracing
+from marathon.lab.exercises.endpoint import Endpoint
 from marathon.strategies import Strategy
 
 pytestmark = pytest.mark.anyio
 
-ANSWER = "strategy.py"
 KNOBS = "email_latency_ms=100, email_latency_spread=0, db_latency_ms=10"
 WHY = "store the runner and enqueue its job, then answer ACCEPTED."
 

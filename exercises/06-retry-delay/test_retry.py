@@ -7,7 +7,6 @@ from types import ModuleType
 
 import pytest
 
-ANSWER = "retry.py"
 Delay = Callable[..., float | None]
 
 

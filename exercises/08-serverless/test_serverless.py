@@ -5,15 +5,14 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
-from conftest import Endpoint
 
 from marathon import tracing
+from marathon.lab.exercises.endpoint import Endpoint
+from marathon.lab.exercises.observed import outbox
 from marathon.strategies import Strategy
-from tests.conftest import outbox
 
 pytestmark = pytest.mark.anyio
 
-ANSWER = "strategy.py"
 KNOBS = "lifecycle=serverless, email_latency_ms=150, email_latency_spread=0, db_latency_ms=10"
 WHY = "store the runner and answer CREATED."
 

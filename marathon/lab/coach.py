@@ -8,8 +8,9 @@
 - `reset N`: your file back to the stub (`.meta/stub.py`; your version is kept as a backup);
 - `solution N`: the reference solution, after a confirmation (`--yes` for scripts).
 
-The tests run in a pytest subprocess (`exercises/conftest.py` writes a JSON report) with its own
-embedded PostgreSQL, or the one in `MARATHON_EXERCISE_DATABASE_URL`.
+Each exercise's `.meta/config.json` names its title and files (`marathon.lab.exercises.config`).
+The tests run in a pytest subprocess (the harness, `marathon.lab.exercises`, writes a JSON report)
+with its own embedded PostgreSQL, or the one in `MARATHON_EXERCISE_DATABASE_URL`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from marathon.lab.exercises import config as exercise_config
 from marathon.service.settings import Settings
 from marathon.views import terminal, waterfall
 
@@ -45,18 +47,25 @@ class Exercise:
         return int(self.path.name.split("-", 1)[0])
 
     @property
+    def config(self) -> exercise_config.Config:
+        return exercise_config.read(self.path)
+
+    @property
     def title(self) -> str:
-        first = (self.path / "README.md").read_text().splitlines()[0]
-        return first.lstrip("# ").split("·", 1)[-1].strip()
+        return self.config.title
 
     @property
     def answer(self) -> Path:
-        """The learner's file, as the test module names it (`ANSWER = "strategy.py"`)."""
-        for test in self.path.glob("test_*.py"):
-            found = re.search(r'^ANSWER = "([^"]+)"', test.read_text(), flags=re.M)
-            if found:
-                return self.path / found.group(1)
-        raise LookupError(f"{self.path.name}: no test module names its ANSWER")
+        """The learner's file, as `.meta/config.json` names it (`files.solution`)."""
+        return self.config.solution
+
+    @property
+    def stub(self) -> Path:
+        return self.config.one("stub")
+
+    @property
+    def exemplar(self) -> Path:
+        return self.config.one("exemplar")
 
     @property
     def meta(self) -> Path:
@@ -177,7 +186,7 @@ def _wrap(text: str, indent: str = "  ") -> str:
 
 
 def untouched(e: Exercise) -> bool:
-    return e.answer.read_text() == (e.meta / "stub.py").read_text()
+    return e.answer.read_text() == e.stub.read_text()
 
 
 def _status_of(e: Exercise, results: list[dict[str, Any]]) -> str:
@@ -270,14 +279,14 @@ def hint(args: argparse.Namespace) -> int:
 
 def reset(args: argparse.Namespace) -> int:
     e = find(args.number)
-    if e.answer.exists() and e.answer.read_text() != (e.meta / "stub.py").read_text():
+    if e.answer.exists() and e.answer.read_text() != e.stub.read_text():
         backup = (
             Settings.from_env().data_dir / "workshop-backups" / f"{e.path.name}-{e.answer.name}"
         )
         backup.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(e.answer, backup)
         print(f"Your version is saved in {backup}")
-    shutil.copy(e.meta / "stub.py", e.answer)
+    shutil.copy(e.stub, e.answer)
     save_progress(e.path.name, status="not started", hints=0)
     print(f"Exercise {e.number}: {e.answer.name} is the stub again.")
     return 0
@@ -293,7 +302,7 @@ def solution(args: argparse.Namespace) -> int:
         if reply.strip().lower() not in ("y", "yes"):
             print(f"Not shown. `marathon workshop hint {e.number}` gives the next hint.")
             return 0
-    print((e.meta / "exemplar.py").read_text(), end="")
+    print(e.exemplar.read_text(), end="")
     return 0
 
 
