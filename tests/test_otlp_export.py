@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from oteltap import OtelTapHttpProtobufReceiver, OtelTapHttpProtobufReceiverSettings
 
 from marathon import tracing
+from marathon.local.servers import free_port
 from marathon.local.stack import ThreadedServer
 from marathon.service import fake
 from tests.test_strategies import SLOW_EMAIL
@@ -34,16 +34,10 @@ PERSON = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[list[Span], int]]:
     """A real OTLP/HTTP receiver; every span it receives lands in the list."""
-    port = _free_port()
+    port = free_port()
     received: list[Span] = []
     tap = OtelTapHttpProtobufReceiver(OtelTapHttpProtobufReceiverSettings(http_port=port))
     async with tap:
@@ -62,7 +56,7 @@ async def receiver() -> AsyncIterator[tuple[list[Span], int]]:
 def served(
     receiver: tuple[list[Span], int], pg_url: str, sandbox: ThreadedServer
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": pg_url,

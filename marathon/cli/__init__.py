@@ -87,6 +87,14 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
+def _listen_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where a command that serves the API listens (`serve`, `demo`)."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="marathon",
@@ -105,10 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=ENDPOINTS_HELP + "\n" + ENVIRONMENT_HELP,
         formatter_class=_formatter,
     )
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="interface to listen on (default %(default)s)"
-    )
-    serve.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    _listen_arguments(serve)
 
     demo = sub.add_parser(
         "demo",
@@ -123,10 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--once", action="store_true", help="print the comparison and the loss, then exit"
     )
-    demo.add_argument(
-        "--host", default="127.0.0.1", help="interface to listen on (default %(default)s)"
-    )
-    demo.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    _listen_arguments(demo)
 
     cmp = sub.add_parser(
         "compare",
