@@ -83,7 +83,8 @@ def responses(success: int) -> dict[int, ResponseSpec]:
         413: f"The body is over {MAX_BODY_BYTES} bytes",
         415: "The body is not sent as application/json",
         502: "The runner is stored, but the confirmation email failed (awaited strategies)",
-        503: "The database or queue is unavailable, or wait_until is full (Retry-After)",
+        503: "The database or queue is unavailable, or wait_until is full (Retry-After: nothing "
+        "was stored, a retry can succeed)",
     }
     specs = {
         status: ResponseSpec(data_container=Problem, description=text)
