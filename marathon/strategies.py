@@ -34,9 +34,7 @@ class Work:
       `store(runner, connection)` does it in that connection's transaction;
     - `confirm(runner)` is the coroutine that sends the confirmation email;
     - `wait_until(*coroutines)` runs them after (or while) the response is sent; the app owns
-      them: a strong reference, a failure logged, a drain at shutdown. Its room was reserved
-      before the strategy started (`WAIT_UNTIL_SLOTS`): a full wait_until refused the request
-      at the door, before anything was written;
+      them: a strong reference, a failure logged, a drain at shutdown, room held at the door;
     - `async with transaction() as connection:` one database transaction;
     - `await enqueue(runner, connection)` defers the confirmation job in that transaction.
     """
