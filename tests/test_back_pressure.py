@@ -179,4 +179,14 @@ async def test_refused_after_the_insert_the_queue_confirms_it(
         assert status["stored"] is True and status["email"]["state"] == "sent"
         assert (await _post(c, "exercise", body)).status_code == 409  # no need to retry
         await _drained(c)
+        # And if the queue cannot take it either: the truth, no Retry-After.
+        await _occupy(c, "exercise")
+        r = await c.post(
+            "/api/marathon/exercise",
+            json=fake.runner(),
+            headers={"Marathon-Knobs": f"{QUICK}, queue_enqueue_failure_rate=1"},
+        )
+        assert r.status_code == 502 and "retry-after" not in r.headers
+        assert r.json()["detail"].startswith("The runner is registered")
+        await _drained(c)
     assert emails_to(sandbox, body["email"]) == 1

@@ -81,16 +81,17 @@ def _no_room(runner: registration.Runner) -> HTTPException:
 
 async def _queue_confirmation(work: Work, runner: registration.Runner) -> None:
     """wait_until refused the confirmation of a stored runner: the durable queue sends it."""
-    log.warning("registration %s: wait_until full after the insert; confirmation queued", runner.id)
     try:
         async with work.transaction() as tx:
             await work.enqueue(runner, tx)
     except (DatabaseError, DatabaseUnavailable, queue.QueueUnavailable):
-        raise HTTPException(
-            status_code=500,
+        log.warning("registration %s: wait_until full and the queue unavailable", runner.id)
+        raise HTTPException(  # like sequential's failed email: stored, and the user is told
+            status_code=502,
             detail="The runner is registered, but its confirmation could not be started",
             extra={"id": str(runner.id)},
         ) from None
+    log.warning("registration %s: wait_until full after the insert; confirmation queued", runner.id)
 
 
 def registration_endpoint(name: str, strategy: Strategy) -> HTTPRouteHandler:
