@@ -143,13 +143,14 @@ class Knobs:
         lo=1,
         hi=1_000_000,
         shared=True,
-        doc="How much wait_until work may be pending at once.",
+        doc="How much wait_until work may be pending (or reserved by requests) at once.",
     )
     wait_until_when_full: str = _knob(
         "reject",
         choices=("reject", "drop"),
         shared=True,
-        doc="When wait_until is full: reject (503, Retry-After) or drop the work (lost, logged).",
+        doc="When wait_until is full: reject at the door (503, Retry-After, nothing stored) or "
+        "drop the work (answered, then lost, logged).",
     )
     wait_until_grace_s: float = _knob(
         30.0,

@@ -11,6 +11,10 @@ user was told yes, and waits for an email); a `sequential` 502 whose row is stor
 but `email_failed_told`: the user knows something failed and can act. Delivery that cannot be
 seen (real Resend: `delivered is None`) is never judged lost nor kept: `delivery_unknown`.
 
+Back-pressure is judged the same way: a `503` from a full `wait_until` that stored nothing is
+`told_failure_consistent` (the retry it asks for can succeed: the app refuses at the door); a
+`503` whose row is stored is `said_no_but_stored` (its retry would get a `409`, and no email).
+
 Usage::
 
     judged = judge(Outcome(status=201, stored=True, delivered=False, error="send: cancelled"))

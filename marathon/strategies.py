@@ -12,7 +12,16 @@ from typing import Any
 
 from marathon.registration import Runner
 
-__all__ = ["ACCEPTED", "CREATED", "LESSONS", "STRATEGIES", "Lesson", "Strategy", "Work"]
+__all__ = [
+    "ACCEPTED",
+    "CREATED",
+    "LESSONS",
+    "STRATEGIES",
+    "WAIT_UNTIL_SLOTS",
+    "Lesson",
+    "Strategy",
+    "Work",
+]
 
 CREATED, ACCEPTED = 201, 202
 
@@ -25,7 +34,7 @@ class Work:
       `store(runner, connection)` does it in that connection's transaction;
     - `confirm(runner)` is the coroutine that sends the confirmation email;
     - `wait_until(*coroutines)` runs them after (or while) the response is sent; the app owns
-      them: a strong reference, a failure logged, a drain at shutdown;
+      them: a strong reference, a failure logged, a drain at shutdown, room held at the door;
     - `async with transaction() as connection:` one database transaction;
     - `await enqueue(runner, connection)` defers the confirmation job in that transaction.
     """
@@ -80,6 +89,10 @@ STRATEGIES: dict[str, Strategy] = {
     "wait-until": wait_until,
     "queued": queued,
 }
+
+# How many pieces each hands to wait_until: the endpoint reserves that room at the door, so a
+# full wait_until refuses the request before it writes anything (marathon/background.py).
+WAIT_UNTIL_SLOTS = {"concurrent": 2, "wait-until": 1}
 
 
 @dataclass(frozen=True)

@@ -317,7 +317,8 @@ def test_the_burst_step_puts_back_the_shared_limit_it_set(
     browser: Browser, api: ThreadedServer
 ) -> None:
     """The step sets wait_until_max_pending for its burst (PUT /api/knobs), then puts back the
-    PUT's `replaced`: the instructor's own value, not the default."""
+    PUT's `replaced`: the instructor's own value, not the default. Its table shows what each
+    answer stored: nothing for a 503."""
     from marathon import knobs
     from marathon.views.lesson_steps import STEPS
     from tests.conftest import share
@@ -332,6 +333,15 @@ def test_the_burst_step_puts_back_the_shared_limit_it_set(
     page.locator("#lesson-counter", has_text=f"{n} / {LESSON_STEPS}").wait_for()
     page.keyboard.press("Space")
     page.locator(f'#lesson-result[data-step="{n}"] .answer').wait_for(timeout=60_000)
+    # Rejected at the door: the 503s stored nothing, the others stored and confirmed each runner.
+    refused = page.locator('#lesson-result tr[data-status="503"]')
+    accepted = page.locator('#lesson-result tr[data-status="201"]')
+    assert refused.locator("td.stored").inner_text() == "0"
+    assert refused.locator("td.emails").inner_text() == "0"
+    created = accepted.locator("td").nth(1).inner_text()
+    assert accepted.locator("td.stored").inner_text() == created
+    assert accepted.locator("td.emails").inner_text() == created
+    assert "they stored nothing" in page.locator("#lesson-result .answer").inner_text()
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
     assert knobs.defaults().wait_until_max_pending == 7

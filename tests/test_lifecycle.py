@@ -78,18 +78,16 @@ async def test_a_full_wait_until_rejects_before_anything_is_written(
     assert first.status_code == 202
     assert (await client.get("/api/background")).json()["pending"] == 2
     before = await count_runners(pg_url)
-    second = await client.post(
-        "/api/marathon/concurrent", json=fake.runner(), headers={"Marathon-Knobs": knobs}
-    )
-    assert second.status_code == 503 and second.headers["retry-after"] == "1"
-    # wait-until stores first and only then finds wait_until full: a 503 for a stored runner.
-    third = await client.post(
-        "/api/marathon/wait-until", json=fake.runner(), headers={"Marathon-Knobs": knobs}
-    )
-    assert third.status_code == 503
-    assert await count_runners(pg_url) == before + 1
-    status = (await client.get(f"/api/registrations/{third.json()['extra']['id']}")).json()
-    assert status["stored"] is True and status["email"]["delivered"] is False
+    for strategy in ("concurrent", "wait-until"):  # both refused at the door
+        r = await client.post(
+            f"/api/marathon/{strategy}", json=fake.runner(), headers={"Marathon-Knobs": knobs}
+        )
+        assert r.status_code == 503 and r.headers["retry-after"] == "1", strategy
+        assert "nothing was stored" in r.json()["detail"]
+        status = (await client.get(f"/api/registrations/{r.json()['extra']['id']}")).json()
+        assert status["stored"] is False, strategy
+    assert await count_runners(pg_url) == before
+    assert (await client.get("/api/background")).json()["reserved"] == 0
 
 
 async def test_a_full_wait_until_can_drop_instead(

@@ -5,8 +5,10 @@ without outputs, and the notebook helper's watchdog leaves no PostgreSQL behind 
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +18,11 @@ from typing import Any
 
 import nbformat
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+
+from marathon.lab.notebook import compare_guess
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -30,11 +36,18 @@ NAMES = [
 
 # The variables each notebook computes for the learner, read back after the last cell.
 RESULTS = {
-    "01-who-waits.ipynb": ["waits", "sweep", "LATENCIES", "EMAIL_MS"],
+    "01-who-waits.ipynb": ["waits", "sweep", "LATENCIES", "EMAIL_MS", "DB_MS"],
     "02-lost-work.ipynb": ["losses", "N", "cancelled", "log_evidence", "never_retrieved"],
     "03-dependencies.ipynb": ["duplicate", "waits"],
     "04-failures-and-retries.ipynb": ["outage", "retries", "dead", "idempotency", "models"],
-    "05-under-load.ipynb": ["percentiles", "backpressure", "pending_peak", "memory_mb"],
+    "05-under-load.ipynb": [
+        "percentiles",
+        "edges",
+        "backpressure",
+        "retried",
+        "pending_peak",
+        "memory_mb",
+    ],
 }
 
 
@@ -68,6 +81,9 @@ def execute(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[str,
 def check_01(r: dict[str, Any]) -> None:
     waits, email = r["waits"], r["EMAIL_MS"]
     assert waits["sequential"] >= email  # it awaited the email
+    # The first question's numbers add up to the first measurement: no cold start in it.
+    asked = email + r["DB_MS"]
+    assert abs(waits["sequential"] - asked) <= 0.1 * asked, (waits["sequential"], asked)
     assert waits["wait-until"] < email / 2 and waits["concurrent"] < email / 2
     sweep, latencies = r["sweep"], r["LATENCIES"]
     # sequential climbs with the email latency; the deferred ones stay flat
@@ -119,11 +135,23 @@ def check_04(r: dict[str, Any]) -> None:
 def check_05(r: dict[str, Any]) -> None:
     p = r["percentiles"]
     assert p["sequential"]["p50"] > p["wait-until"]["p50"]
+    asked = 300 + 5  # the question's email and database
+    assert abs(p["sequential"]["p50"] - asked) <= 0.1 * asked, p["sequential"]
     for s in p:
-        assert p[s]["p50"] <= p[s]["p95"] <= p[s]["p99"]
+        assert p[s]["p50"] <= p[s]["p95"] <= p[s]["p99"] <= p[s]["max"]
+        assert p[s]["p95"] < p[s]["max"], "enough requests for p95 not to be the slowest one"
+    # The pending-work plot: each burst's line starts and ends with nothing pending.
+    assert r["edges"] == {"wait-until": [0, 0], "queued": [0, 0]}
     bp = r["backpressure"]
     assert bp["rejected"] >= 1 and bp["accepted"] >= 1
     assert bp["max_pending_seen"] <= bp["max_pending"]
+    # Rejected at the door: the 503s stored nothing and sent nothing...
+    assert bp["stored_by_503"] == 0 and bp["emails_for_503"] == 0
+    assert bp["retry_after_s"] == 1
+    # ...so retrying as Retry-After asks registers every one of them, once: no 409.
+    retried = r["retried"]
+    assert retried["still_refused"] == 0 and set(retried["statuses"]) <= {"201", "503"}
+    assert retried["emails_per_runner"] == {"1": bp["rejected"]}
     assert r["pending_peak"] >= 1
     assert r["memory_mb"] > 0
 
@@ -167,8 +195,73 @@ def test_each_notebook_opens_with_objectives_and_ends_with_takeaways() -> None:
         text = [c.source for c in nb.cells if c.cell_type == "markdown"]
         assert "What you will learn" in text[0] and "Objectives" in text[0]
         assert "Takeaways" in text[-1] and "Try this next" in text[-1]
-        assert any("my_guess_ms" in c.source for c in nb.cells if c.cell_type == "code")
+        assert any(GUESS.search(c.source) for c in nb.cells if c.cell_type == "code")
         assert "lab.stop()" in nb.cells[-1].source
+
+
+# Every prediction a notebook asks for, and the type of answer its question wants: a time or
+# a count (a number), a yes/no, a set of strategies.
+GUESSES: dict[str, dict[str, type]] = {
+    "01-who-waits.ipynb": {"my_guess_ms": float},
+    "02-lost-work.ipynb": {"my_guess_lost": int},
+    "03-dependencies.ipynb": {"my_guess_status": int, "my_guess_email_sent": bool},
+    "04-failures-and-retries.ipynb": {"my_guess_delivered": set, "my_guess_ms": float},
+    "05-under-load.ipynb": {"my_guess_ms": float, "my_guess_rejected": int},
+}
+GUESS = re.compile(r"^(my_guess_\w+) = None  # (.*)$", re.MULTILINE)
+# What a learner would write for each type (the example in the guess cell's comment is one).
+ANSWERS: dict[type, Any] = {float: 150.0, int: 2, bool: True, set: {"queued"}}
+MEASURED: dict[type, Any] = {float: 318.0, int: 2, bool: False, set: {"queued", "sequential"}}
+
+
+def _code(nb: Any) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("name", list(GUESSES))
+def test_each_guess_cell_asks_for_its_questions_type(name: str) -> None:
+    cells = _code(nbformat.read(ROOT / "notebooks" / name, as_version=4))
+    found: dict[str, str] = {}
+    for cell in cells:
+        found.update(GUESS.findall(cell))
+    assert set(found) == set(GUESSES[name]), "a guess cell per question, none left over"
+    for var, kind in GUESSES[name].items():
+        hint = found[var]
+        if kind is bool:
+            assert "True or False" in hint, hint
+        else:  # the example in the comment is an answer of the question's type
+            example = ast.literal_eval(hint.split("e.g. ", 1)[1])
+            assert isinstance(example, int | float) if kind is float else type(example) is kind
+        # The cell after each one compares the guess with a measurement.
+        for i, cell in enumerate(cells):
+            if re.search(rf"^{var} = None", cell, re.M):
+                assert re.search(rf"compare_guess\({var},", cells[i + 1]), cells[i + 1]
+        # ...and compare_guess answers that type with a verdict, not with "write a ...".
+        said = compare_guess(ANSWERS[kind], MEASURED[kind], unit="ms" if kind is float else "n")
+        assert said.startswith("You guessed"), said
+
+
+def test_each_guess_type_refuses_another_types_answer() -> None:
+    for kind, measured in MEASURED.items():
+        for other, answer in ANSWERS.items():
+            if other is not kind and not {kind, other} <= {float, int}:
+                said = compare_guess(answer, measured, unit="ms" if kind is float else "n")
+                assert not said.startswith("You guessed"), (kind, other, said)
+
+
+@pytest.mark.parametrize("name", list(GUESSES))
+def test_a_notebook_runs_on_the_default_kernel_of_its_environment(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Jupyter that `make notebooks` did not start (nbconvert, VS Code) finds the kernel the
+    notebook names, and starts it with this environment's Python."""
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))  # no kernels registered by hand
+    monkeypatch.delenv("JUPYTER_PATH", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `python` on the PATH to fall back on
+    kernel = nbformat.read(ROOT / "notebooks" / name, as_version=4).metadata.kernelspec.name
+    spec = KernelSpecManager().get_kernel_spec(kernel)  # NoSuchKernel if it is not there
+    manager = KernelManager(kernel_name=kernel)
+    assert manager.format_kernel_cmd()[0] == sys.executable, spec.argv
 
 
 def _postgres_for(pgdata: Path) -> list[int]:

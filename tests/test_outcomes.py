@@ -59,7 +59,8 @@ CASES = [
         "rejected the duplicate",
     ),
     (
-        "503, nothing stored, no email",
+        # A full wait_until refuses at the door: the retry its Retry-After asks for can succeed.
+        "503, nothing stored, no email (back-pressure at the door)",
         Outcome(503, stored=False, delivered=False),
         ("told_failure_consistent",),
         "told the user it failed, and nothing is stored: consistent",
@@ -70,6 +71,13 @@ CASES = [
         ("told_failure_consistent", "delivery_unknown"),
         "told the user it failed, and nothing is stored: consistent; "
         "whether the email arrived cannot be seen (real Resend)",
+    ),
+    (
+        # Refused only at the handover, after the insert: the retry gets a 409, and no email.
+        "503 from a full wait_until after the insert: told to retry, but stored",
+        Outcome(503, stored=True, delivered=False),
+        ("said_no_but_stored", "email_failed_told"),
+        "said it failed, but the runner IS stored; the confirmation failed, and the user was told",
     ),
     (
         "sequential 502 in an outage: stored, the email failed, the user told (not lost)",

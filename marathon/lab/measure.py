@@ -156,6 +156,11 @@ def observe(
             ):
                 time.sleep(0.1)
                 status = client.get(f"/api/registrations/{m.runner_id}").json()
+            if m.trace_id and status["email"].get("state") is not None:
+                # A queued job's next attempt starts after a backoff, when no span is running:
+                # the trace looked settled before it. Settled again once the job is final (its
+                # attempts are the request's children under queue_trace_model=child).
+                m.trace = _settled_trace(client, m.trace_id, settle_timeout)[0] or m.trace
             m.stored, m.delivered = status["stored"], status["email"]["delivered"]
             m.emails_sent = status["email"].get("sent")
             m.email_state = status["email"].get("state")

@@ -36,6 +36,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from marathon.lab.shared_knobs import put_knobs, shared_knobs
 from marathon.local import stack
 from marathon.local.stack import ThreadedServer
 from marathon.outcomes import judge
+from marathon.service import fake
 from marathon.service.settings import Settings
 from marathon.strategies import STRATEGIES
 from marathon.tracing import EMAIL_SPAN, ScrubbingFilter
@@ -248,10 +250,16 @@ class Burst:
     strategy: str
     statuses: list[int]
     client_ms: list[float]
-    samples: list[tuple[float, int, int]]  # (ms since the burst began, wait_until, queue)
+    # (ms since the burst began, wait_until, queue): from a sample taken before the first
+    # request to one taken once all of the burst's work is done.
+    samples: list[tuple[float, int, int]]
+    bodies: list[dict[str, Any]] = field(default_factory=list, repr=False)  # what was sent
+    runner_ids: list[str | None] = field(default_factory=list, repr=False)  # 503s too (extra)
+    retry_after_s: float | None = None  # the longest Retry-After the server answered with
 
     def percentile(self, p: float) -> float:
-        """The p-th percentile of the client waits (nearest rank)."""
+        """The p-th percentile of the client waits (nearest rank: the ceil(p% of n)-th fastest,
+        so with fewer than 100 requests p99 is the slowest one)."""
         ordered = sorted(self.client_ms)
         rank = max(1, math.ceil(p / 100 * len(ordered)))
         return ordered[rank - 1]
@@ -259,6 +267,10 @@ class Burst:
     @property
     def rejected(self) -> int:
         return sum(1 for s in self.statuses if s == 503)
+
+    def answered(self, status: int) -> list[dict[str, Any]]:
+        """The bodies of the registrations answered `status` (to send them again)."""
+        return [b for b, s in zip(self.bodies, self.statuses, strict=True) if s == status]
 
 
 def _quiet_servers() -> None:
@@ -331,6 +343,7 @@ class Lab:
         lab.client = httpx.Client(base_url=api.url, timeout=60)
         lab.jaeger_ui_url = os.environ.get("JAEGER_UI_URL") or running.settings.jaeger_ui_url
         atexit.register(lab.stop)
+        lab.warm_up()
         return lab
 
     @classmethod
@@ -341,6 +354,15 @@ class Lab:
         info.raise_for_status()
         lab.jaeger_ui_url = os.environ.get("JAEGER_UI_URL") or info.json().get("jaeger_ui_url")
         return lab
+
+    def warm_up(self) -> float:
+        """One registration nobody measures, so the first one a learner measures costs only
+        what its question says. The first email of a process builds the TLS context (certifi
+        parsed, even for plain http), opens the connection pool and wakes the sandbox: 20 ms
+        here, about 100 ms on a busy laptop, and it looked like part of the email's 300 ms.
+        Returns what that cold registration waited (ms)."""
+        cold = {"email_latency_ms": 0, "db_latency_ms": 0}
+        return post(self.client, "sequential", knobs_header=self.header(cold)).client_ms
 
     def _capture_logs(self) -> None:
         root = logging.getLogger()
@@ -489,48 +511,87 @@ class Lab:
             return post(self.client, strategy, knobs_header=header).client_ms
 
     def burst(
-        self, strategy: str, requests: int, *, concurrency: int = 10, **overrides: Any
+        self,
+        strategy: str,
+        requests: int | None = None,
+        *,
+        bodies: Sequence[dict[str, Any]] | None = None,
+        concurrency: int = 10,
+        **overrides: Any,
     ) -> Burst:
-        """`requests` registrations from `concurrency` clients at once; samples the pending
+        """`requests` registrations of fictional runners (or these `bodies`, e.g. a burst's
+        `answered(503)` sent again) from `concurrency` clients at once; samples the pending
         background work (wait_until's, and the queue's) every 50 ms until all of it is done."""
+        if bodies is None:
+            bodies = [fake.runner() for _ in range(requests or 0)]
         with self._knobs(overrides) as header:
-            return self._burst(strategy, requests, concurrency, header)
+            return self._burst(strategy, list(bodies), concurrency, header)
 
-    def _burst(self, strategy: str, requests: int, concurrency: int, header: str) -> Burst:
+    def _burst(
+        self, strategy: str, bodies: list[dict[str, Any]], concurrency: int, header: str
+    ) -> Burst:
         samples: list[tuple[float, int, int]] = []
         done = threading.Event()
-        t0 = time.perf_counter()
+        t0 = 0.0
 
-        def sample() -> None:
-            with httpx.Client(base_url=self.url, timeout=10) as c:
-                while True:
-                    pending = int(c.get("/api/background").json()["pending"])
-                    counts = c.get("/api/queue").json()["counts"]
-                    queued = sum(counts[s] for s in ("queued", "sending", "retrying"))
-                    samples.append(((time.perf_counter() - t0) * 1000, pending, queued))
-                    if done.is_set() and pending == 0 and queued == 0:
-                        return
-                    time.sleep(0.05)
+        def sample(c: httpx.Client) -> tuple[int, int]:
+            pending = int(c.get("/api/background").json()["pending"])
+            counts = c.get("/api/queue").json()["counts"]
+            queued = sum(counts[s] for s in ("queued", "sending", "retrying"))
+            samples.append(((time.perf_counter() - t0) * 1000, pending, queued))
+            return pending, queued
+
+        def sampling(c: httpx.Client) -> None:
+            while sample(c) != (0, 0) or not done.is_set():
+                time.sleep(0.05)
+
+        retry_after: list[float] = []
+
+        def note_retry_after(response: httpx.Response) -> None:
+            if "retry-after" in response.headers:
+                retry_after.append(float(response.headers["retry-after"]))
 
         # One client for all the threads (httpx's is thread-safe): a client per request would
         # spend the burst building TLS contexts, in the same process as the server.
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        sampler = threading.Thread(target=sample, daemon=True)
-        with httpx.Client(base_url=self.url, timeout=60, limits=limits) as c:
+        hooks = {"response": [note_retry_after]}
+        with (
+            httpx.Client(base_url=self.url, timeout=10) as watcher,
+            httpx.Client(base_url=self.url, timeout=60, limits=limits, event_hooks=hooks) as c,
+        ):
             c.get("/api/health")  # opens a connection: time only the registrations
+            t0 = time.perf_counter()
+            sample(watcher)  # at 0 ms, before the first request
+            sampler = threading.Thread(target=sampling, args=(watcher,), daemon=True)
             sampler.start()
             with ThreadPoolExecutor(concurrency) as pool:
                 results = list(
-                    pool.map(lambda _: post(c, strategy, knobs_header=header), range(requests))
+                    pool.map(lambda b: post(c, strategy, body=b, knobs_header=header), bodies)
                 )
-        done.set()
-        sampler.join(60)
+            done.set()
+            sampler.join(60)
         return Burst(
             strategy,
             [m.status for m in results],
             [m.client_ms for m in results],
             samples,
+            bodies,
+            [m.runner_id for m in results],
+            max(retry_after, default=None),
         )
+
+    def stored(self, burst: Burst) -> dict[int, dict[str, int]]:
+        """Per HTTP status of a burst: how many answers, rows stored and emails sent (the
+        outbox's count for each registration), read from GET /api/registrations/{id}."""
+        table: dict[int, dict[str, int]] = {}
+        for status, runner_id in zip(burst.statuses, burst.runner_ids, strict=True):
+            row = table.setdefault(status, {"answers": 0, "stored": 0, "emails": 0})
+            row["answers"] += 1
+            if runner_id:
+                known = self.client.get(f"/api/registrations/{runner_id}").json()
+                row["stored"] += bool(known["stored"])
+                row["emails"] += known["email"].get("sent") or 0
+        return table
 
     # --- showing --------------------------------------------------------------------------
 
@@ -582,18 +643,74 @@ class Lab:
         display(HTML(f"<table>{head}{body}</table>"))
 
 
-def compare_guess(guess_ms: float | None, measured_ms: float) -> str:
-    """A kind sentence comparing a prediction with the measurement."""
-    if guess_ms is None:
-        return f"Measured: {measured_ms:,.0f} ms. (Next time, put a number in my_guess_ms first!)"
-    off = measured_ms - guess_ms
-    if abs(off) <= max(50, 0.25 * measured_ms):
+def compare_guess(
+    guess: Any, measured: float | bool | AbstractSet[str], *, unit: str = "ms"
+) -> str:
+    """A kind sentence comparing a prediction with what was measured.
+
+    The measured value gives the question's type: a time in ms (close enough counts), another
+    number (`unit="emails lost"`, `unit="HTTP status"`: exact), a yes/no (a bool), or a set of
+    strategies. A guess of another type is told what to write instead."""
+    if isinstance(measured, bool):
+        return _compare_yes_no(guess, measured)
+    if isinstance(measured, AbstractSet):
+        return _compare_strategies(guess, measured)
+    return _compare_number(guess, measured, unit)
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _compare_yes_no(guess: Any, measured: bool) -> str:
+    if guess is None:
+        return f"It was: {_yes(measured)}. (Next time, put True or False in your guess first!)"
+    if not isinstance(guess, bool):
+        return f"A yes/no question: write True or False, not {guess!r}. It was: {_yes(measured)}."
+    if guess == measured:
+        return f"You guessed {_yes(guess)}; it was {_yes(measured)}. Well predicted!"
+    return f"You guessed {_yes(guess)}; it was {_yes(measured)}. The cells below show why."
+
+
+def _names(strategies: Iterable[str]) -> str:
+    return "{" + ", ".join(sorted(strategies)) + "}"
+
+
+def _compare_strategies(guess: Any, measured: AbstractSet[str]) -> str:
+    example = '{"sequential", "queued"}'
+    if guess is None:
+        return f"It was {_names(measured)}. (Next time, put a set like {example} first!)"
+    if isinstance(guess, str) or not isinstance(guess, Iterable):
+        return f"Write a set of strategies, like {example}, not {guess!r}."
+    named = {str(g) for g in guess}
+    unknown = named - set(STRATEGIES)
+    if unknown:
+        return f"No strategy {_names(unknown)}: pick from {_names(STRATEGIES)}."
+    said = f"You guessed {_names(named)}; it was {_names(measured)}."
+    if named == measured:
+        return f"{said} Well predicted!"
+    missed, wrong = measured - named, named - measured
+    parts = [f"also {_names(missed)}" if missed else "", f"not {_names(wrong)}" if wrong else ""]
+    return f"{said} Not quite: {' and '.join(p for p in parts if p)}."
+
+
+def _compare_number(guess: Any, measured: float, unit: str) -> str:
+    shown = f"{measured:,.0f} ms" if unit == "ms" else f"{measured:,.0f} ({unit})"
+    if guess is None:
+        return f"Measured: {shown}. (Next time, put a number in your guess first!)"
+    if isinstance(guess, bool) or not isinstance(guess, int | float):
+        return f"Write a number, like 150, not {guess!r}. Measured: {shown}."
+    if unit != "ms":  # a count or a status: exact, or not
+        said = f"You guessed {guess:,.0f}; it was {measured:,.0f} ({unit})."
+        return f"{said} {'Well predicted!' if guess == measured else 'The cells below show why.'}"
+    off = measured - guess
+    if abs(off) <= max(50, 0.25 * measured):
         verdict = "Spot on, or close enough: your mental model of this ordering works."
     elif off > 0:
         verdict = "It took longer than you guessed: what else did the request await?"
     else:
         verdict = "Faster than you guessed: which work did the response not wait for?"
-    return f"You guessed {guess_ms:,.0f} ms; the client waited {measured_ms:,.0f} ms. {verdict}"
+    return f"You guessed {guess:,.0f} ms; the client waited {measured:,.0f} ms. {verdict}"
 
 
 def never_retrieved_demo(logs: LogBook) -> dict[str, list[LogLine]]:

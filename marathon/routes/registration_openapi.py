@@ -82,8 +82,10 @@ def responses(success: int) -> dict[int, ResponseSpec]:
         409: "A runner with this email address is registered",
         413: f"The body is over {MAX_BODY_BYTES} bytes",
         415: "The body is not sent as application/json",
-        502: "The runner is stored, but the confirmation email failed (awaited strategies)",
-        503: "The database or queue is unavailable, or wait_until is full (Retry-After)",
+        502: "The runner is stored, but the confirmation email failed (awaited strategies), or "
+        "could not be started",
+        503: "The database or queue is unavailable, or wait_until is full (Retry-After: nothing "
+        "was stored, a retry can succeed)",
     }
     specs = {
         status: ResponseSpec(data_container=Problem, description=text)

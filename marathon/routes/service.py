@@ -27,11 +27,12 @@ async def health() -> dict[str, str]:
 
 @get("/api/background")
 async def background_status(state: State) -> dict[str, int]:
-    """How much `wait_until` work is in flight (fire-and-forget tasks are not counted: nobody
-    keeps them)."""
+    """How much `wait_until` work is in flight, and how much room requests hold for work they
+    have not handed over yet (fire-and-forget tasks are not counted: nobody keeps them)."""
     bg: Background = state.background
     return {
         "pending": bg.pending,
+        "reserved": bg.reserved,
         "started": bg.started,
         "failed": bg.failed,
         "dropped": bg.dropped,

@@ -158,8 +158,8 @@ STEPS: tuple[Step, ...] = (
     Step(
         slug="burst",
         title="The burst",
-        question="30 runners register at once with wait-until, and wait_until may hold only 5 "
-        "emails in flight. How many will be answered 503 (try again later)?",
+        question="30 runners register at once with wait-until; wait_until holds only 5 emails in "
+        "flight. How many get 503 (try again later), and what is stored for them?",
         predict="count",
         run={
             "burst": "wait-until",
@@ -169,9 +169,10 @@ STEPS: tuple[Step, ...] = (
             "shared": {"wait_until_max_pending": 5},
         },
         answer={"status": 503},
-        takeaway="wait_until is bounded: past its limit the server says 503 with Retry-After "
-        "rather than pile up work it could lose. A durable queue absorbs a burst: try Send burst "
-        "with queued in free mode.",
+        takeaway="Reject at the door, before you commit anything: wait_until's room is reserved "
+        "before the insert, so a 503 stored nothing (no row, no email, no insert span) and its "
+        "retry works. Refused after the insert, the retry would get a 409 and no email. A queue "
+        "absorbs a burst: try Send burst with queued in free mode.",
     ),
 )
 

@@ -73,7 +73,9 @@ async function registerOne(strategy, knobs) {
   });
   const client_ms = performance.now() - started;
   const payload = await r.json().catch(() => ({}));
-  return { strategy, status: r.status, client_ms, id: payload.id, trace_id: (r.headers.get("traceresponse") || "").split("-")[1] };
+  // A refused registration's id is in `extra` (the server says what it stored under it: nothing).
+  const id = payload.id || (payload.extra && payload.extra.id);
+  return { strategy, status: r.status, client_ms, id, trace_id: (r.headers.get("traceresponse") || "").split("-")[1] };
 }
 
 // The trace says whether the email was inside the response (the user waited for it): a fact of
@@ -115,7 +117,8 @@ const RUNS = {
   async burst(run) {
     const burst = () => Promise.all(Array.from({ length: run.n }, () => registerOne(run.burst, run.knobs)));
     // Shared limits are the instructor's (PUT /api/knobs): set for the step only.
-    return run.shared ? withSharedKnobs(run.shared, burst) : burst();
+    const outcomes = await (run.shared ? withSharedKnobs(run.shared, burst) : burst());
+    return Promise.all(outcomes.map(settled)); // what each answer stored, once its work is done
   },
 };
 
@@ -147,9 +150,12 @@ function answerText(s, guess, outcomes) {
     return `${you(guess == null ? "no prediction" : ms(guess))} · <b>${s.answer.strategy}: the user waited ${ms(measured)}</b>${verdict}`;
   }
   if (s.predict === "count") {
-    const count = outcomes.filter((o) => o.status === s.answer.status).length;
+    const answered = outcomes.filter((o) => o.status === s.answer.status);
+    const count = answered.length;
+    const stored = answered.filter((o) => o.stored === true).length;
     const verdict = guess == null ? "" : guess === count ? " ✓ exactly" : ` (off by ${Math.abs(guess - count)})`;
-    return `${you(guess == null ? "no prediction" : guess)} · <b>${count} of ${outcomes.length} answered ${s.answer.status}</b>${verdict}`;
+    const kept = count ? ` · ${stored ? `${stored} of them stored a runner` : "they stored nothing"}` : "";
+    return `${you(guess == null ? "no prediction" : guess)} · <b>${count} of ${outcomes.length} answered ${s.answer.status}</b>${verdict}${kept}`;
   }
   const actual = outcomes.filter((o) => names(o, s.answer.where)).map((o) => o.strategy);
   const missed = actual.filter((a) => !guess.includes(a));
@@ -167,11 +173,16 @@ function cellYes(value) {
 function outcomeTable(s, outcomes) {
   if (s.run.burst) {
     const byStatus = {};
-    for (const o of outcomes) (byStatus[o.status] = byStatus[o.status] || []).push(o.client_ms);
-    const rows = Object.entries(byStatus).map(([status, waits]) => `<tr data-status="${status}"><td>${status}</td>
-      <td>${waits.length}</td><td>${ms(Math.max(...waits))}</td></tr>`).join("");
+    for (const o of outcomes) (byStatus[o.status] = byStatus[o.status] || []).push(o);
+    const rows = Object.entries(byStatus).map(([status, os]) => {
+      const count = (yes) => os.filter(yes).length;
+      return `<tr data-status="${status}"><td>${status}</td><td>${os.length}</td>
+        <td class="stored">${count((o) => o.stored === true)}</td><td class="emails">${count((o) => o.delivered === true)}</td>
+        <td>${ms(Math.max(...os.map((o) => o.client_ms)))}</td></tr>`;
+    }).join("");
     return `<table class="outcomes"><thead><tr><th scope="col">HTTP</th><th scope="col">answers</th>
-      <th scope="col">slowest</th></tr></thead><tbody>${rows}</tbody></table>`;
+      <th scope="col">rows stored</th><th scope="col">emails</th><th scope="col">slowest</th></tr></thead>
+      <tbody>${rows}</tbody></table>`;
   }
   const rows = outcomes.map((o) => {
     const verdict = facts(o);
