@@ -220,7 +220,8 @@ class Run:
         for bar in waterfall.bars:
             own = tags.get(bar.span_id, {})
             owner = own.get("marathon.owner")
-            outcome = own.get("marathon.outcome")
+            # A span cut off with a cancelled one carries that one's outcome (views.waterfall).
+            outcome = own.get("marathon.outcome") or bar.outcome
             if owner is None and bar.name == EMAIL_SPAN:
                 owner = OWNER_OF.get(self.strategy)
             facts.append(
