@@ -18,6 +18,8 @@ def test_a_time_is_close_enough_within_a_margin() -> None:
     assert "longer than you guessed" in compare_guess(100, 420)
     assert "Faster than you guessed" in compare_guess(300, 15)
     assert "put a number" in compare_guess(None, 318)
+    gap = compare_guess(100, 580, what="the gap between the attempts")
+    assert "the gap between the attempts was 580 ms" in gap and "await" not in gap
 
 
 def test_a_count_or_a_status_is_exact() -> None:

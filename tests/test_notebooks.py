@@ -49,6 +49,12 @@ RESULTS = {
         "memory_mb",
     ],
 }
+# And expressions evaluated in the kernel, for what a notebook shows but keeps in no variable.
+PROBES = {
+    "01-who-waits.ipynb": {
+        "first_spans": "{b.name: b.start_ms for b in reversed(sequential.waterfall.bars)}"
+    },
+}
 
 
 def execute(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[str, Any], float]:
@@ -61,10 +67,10 @@ def execute(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[str,
     client = NotebookClient(
         nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
     )
-    names = RESULTS[path.name]
+    values = {n: n for n in RESULTS[path.name]} | PROBES.get(path.name, {})
     probe = nbformat.v4.new_code_cell(
         "import json as _json\n"
-        f"print(_json.dumps({{n: globals()[n] for n in {names!r}}}, default=str))"
+        f"print(_json.dumps({{n: eval(e) for n, e in {values!r}.items()}}, default=str))"
     )
     with client.setup_kernel():
         start = time.monotonic()
@@ -81,9 +87,13 @@ def execute(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[str,
 def check_01(r: dict[str, Any]) -> None:
     waits, email = r["waits"], r["EMAIL_MS"]
     assert waits["sequential"] >= email  # it awaited the email
-    # The first question's numbers add up to the first measurement: no cold start in it.
-    asked = email + r["DB_MS"]
-    assert abs(waits["sequential"] - asked) <= 0.1 * asked, (waits["sequential"], asked)
+    # The first question's numbers (email + database) are the first measurement's: the first
+    # email's set-up (TLS context, pool: 20 ms idle, 100 ms busy) is paid before it, by
+    # start(). The total is within 10% on a quiet machine; under a loaded suite every step is
+    # slower, so what is asserted is the cause: the call reaches the email API at once (1 ms
+    # here; less than the database's latency, 10 ms, on a loaded machine; 28 ms when cold).
+    spans = r["first_spans"]
+    assert spans["POST /emails"] - spans["send confirmation"] < r["DB_MS"], spans
     assert waits["wait-until"] < email / 2 and waits["concurrent"] < email / 2
     sweep, latencies = r["sweep"], r["LATENCIES"]
     # sequential climbs with the email latency; the deferred ones stay flat

@@ -13,7 +13,7 @@ import pytest
 from marathon.strategies import STRATEGIES
 from marathon.views import svg as svg_view
 from marathon.views import terminal
-from marathon.views.waterfall import Waterfall, load, parse
+from marathon.views.waterfall import FATES, Waterfall, fate, from_jaeger, load, mark, parse
 from tests.conftest import run_python
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -125,11 +125,11 @@ def test_terminal_line_and_marks(fixed: Waterfall) -> None:
 def test_svg_line_sits_at_the_request_end(fixed: Waterfall) -> None:
     doc = svg_view.svg([fixed], width=980)
     line_x = float(re.search(r'<line class="resp" x1="([\d.]+)"', doc).group(1))  # type: ignore[union-attr]
-    request = re.search(r'<rect class="bar waited" x="([\d.]+)" y="\d+" width="([\d.]+)"', doc)
+    request = re.search(r'<rect class="bar finished" x="([\d.]+)" y="\d+" width="([\d.]+)"', doc)
     assert request is not None
     assert abs(float(request.group(1)) + float(request.group(2)) - line_x) < 0.2
     assert doc.count('data-after-response="true"') == 4
-    assert 'data-status="cancelled"' in doc and 'class="bar error"' in doc
+    assert 'data-status="cancelled"' in doc and 'class="bar failed after"' in doc
 
 
 def test_the_trace_command_reads_a_saved_file(tmp_path: Path) -> None:
@@ -141,3 +141,68 @@ def test_the_trace_command_reads_a_saved_file(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "send confirmation" in r.stdout and terminal.RESPONSE in r.stdout
     assert "<svg" in page.read_text() and "<script" not in page.read_text()
+
+
+def _span(sid: str, parent: str | None, name: str, start: int, ms: int, **tags: object) -> object:
+    return {
+        "traceID": "c" * 32,
+        "spanID": sid,
+        "operationName": name,
+        "references": [{"refType": "CHILD_OF", "spanID": parent}] if parent else [],
+        "startTime": start * 1000,
+        "duration": ms * 1000,
+        "tags": [{"key": k.replace("_", ".", 1), "value": v} for k, v in tags.items()],
+        "processID": "p1",
+    }
+
+
+def test_work_a_cancelled_span_awaited_is_drawn_cancelled_not_failed() -> None:
+    """The shutdown's cancelled email: its HTTP client span says "ok" and the sandbox's span
+    "error" (its client hung up, 499). Both went down with the email, and say so: a red bar
+    there would read as "the email API failed"."""
+    cancelled = {"otel_status_code": "ERROR", "otel_status_description": "cancelled: stopped"}
+    trace = {
+        "traceID": "c" * 32,
+        "processes": {"p1": {"serviceName": "api"}},
+        "spans": [
+            _span("01", None, "POST /api/marathon/fire-and-forget", 0, 20, span_kind="server"),
+            _span("02", "01", "insert runner", 1, 10),
+            _span(
+                "03",
+                "01",
+                "send confirmation",
+                12,
+                500,
+                marathon_outcome="cancelled_at_shutdown",
+                **cancelled,
+            ),
+            _span("04", "03", "render", 12, 2),  # finished long before: stays finished
+            _span("05", "03", "POST", 14, 498, span_kind="client"),
+            _span(
+                "06", "05", "POST /emails", 15, 499, otel_status_code="ERROR", http_status_code=499
+            ),
+        ],
+    }
+    w = from_jaeger(trace)
+    got = {b.name: (fate(b), mark(b)) for b in w.bars}
+    assert got["send confirmation"] == ("cancelled", "⊘")
+    assert got["POST"] == ("cancelled", "⊘") and got["POST /emails"] == ("cancelled", "⊘")
+    assert got["render"] == ("finished", "") and got["insert runner"] == ("finished", "")
+    doc = svg_view.svg([w])
+    assert 'data-status="error"' not in doc  # nothing in it failed
+    assert doc.count('class="bar cancelled after"') == 3
+    styles = {terminal._style(b) for b in w.bars if b.name.startswith("POST ")} - {""}
+    assert styles == {FATES["cancelled"][0], FATES["finished"][0]}
+
+
+def test_every_view_colours_a_bar_by_what_happened_to_it(fixed: Waterfall) -> None:
+    """One colour per fate, from FATES, in the terminal and the SVG; waiting is the hatching."""
+    doc = svg_view.svg([fixed])
+    for bar in fixed.bars:
+        colour = FATES[fate(bar)][0]
+        assert terminal._style(bar) == colour
+        hatched = " after" if bar.after_response else ""
+        assert f'class="bar {fate(bar)}{hatched}" ' in doc
+        assert f".{fate(bar)}{{fill:{colour};" in doc
+    legend = terminal.LEGEND + doc
+    assert all(meaning in legend for _, _, meaning in FATES.values())

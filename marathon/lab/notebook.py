@@ -221,7 +221,8 @@ class Run:
         for bar in waterfall.bars:
             own = tags.get(bar.span_id, {})
             owner = own.get("marathon.owner")
-            outcome = own.get("marathon.outcome")
+            # A span cut off with a cancelled one carries that one's outcome (views.waterfall).
+            outcome = own.get("marathon.outcome") or bar.outcome
             if owner is None and bar.name == EMAIL_SPAN:
                 owner = OWNER_OF.get(self.strategy)
             facts.append(
@@ -644,18 +645,23 @@ class Lab:
 
 
 def compare_guess(
-    guess: Any, measured: float | bool | AbstractSet[str], *, unit: str = "ms"
+    guess: Any,
+    measured: float | bool | AbstractSet[str],
+    *,
+    unit: str = "ms",
+    what: str | None = None,
 ) -> str:
     """A kind sentence comparing a prediction with what was measured.
 
-    The measured value gives the question's type: a time in ms (close enough counts), another
+    The measured value gives the question's type: a time in ms (close enough counts; the
+    client's wait unless `what` names another, such as "the gap between the attempts"), another
     number (`unit="emails lost"`, `unit="HTTP status"`: exact), a yes/no (a bool), or a set of
     strategies. A guess of another type is told what to write instead."""
     if isinstance(measured, bool):
         return _compare_yes_no(guess, measured)
     if isinstance(measured, AbstractSet):
         return _compare_strategies(guess, measured)
-    return _compare_number(guess, measured, unit)
+    return _compare_number(guess, measured, unit, what)
 
 
 def _yes(value: bool) -> str:
@@ -694,7 +700,7 @@ def _compare_strategies(guess: Any, measured: AbstractSet[str]) -> str:
     return f"{said} Not quite: {' and '.join(p for p in parts if p)}."
 
 
-def _compare_number(guess: Any, measured: float, unit: str) -> str:
+def _compare_number(guess: Any, measured: float, unit: str, what: str | None) -> str:
     shown = f"{measured:,.0f} ms" if unit == "ms" else f"{measured:,.0f} ({unit})"
     if guess is None:
         return f"Measured: {shown}. (Next time, put a number in your guess first!)"
@@ -704,7 +710,11 @@ def _compare_number(guess: Any, measured: float, unit: str) -> str:
         said = f"You guessed {guess:,.0f}; it was {measured:,.0f} ({unit})."
         return f"{said} {'Well predicted!' if guess == measured else 'The cells below show why.'}"
     off = measured - guess
-    if abs(off) <= max(50, 0.25 * measured):
+    close = abs(off) <= max(50, 0.25 * measured)
+    if what is not None:  # not the client's wait: the hints about awaits would mislead
+        verdict = "Close enough!" if close else ("Longer" if off > 0 else "Shorter") + " than that."
+        return f"You guessed {guess:,.0f} ms; {what} was {measured:,.0f} ms. {verdict}"
+    if close:
         verdict = "Spot on, or close enough: your mental model of this ordering works."
     elif off > 0:
         verdict = "It took longer than you guessed: what else did the request await?"

@@ -14,9 +14,11 @@ from html import escape
 from math import ceil
 
 from marathon.views.waterfall import (
+    FATES,
     LINK_MARK,
     Bar,
     Waterfall,
+    fate,
     legend_items,
     mark,
     owner_label,
@@ -33,35 +35,62 @@ COMPACT_LABEL_W, COMPACT_DUR_W, COMPACT_GAP, COMPACT_WIDTH = 200, 90, 8, 760
 INDENT = 8  # per depth
 CHAR_W = 7.9  # one character of the 13-unit monospace label
 
-STYLE = """
+
+def _tint(colour: str) -> str:
+    """The colour mixed two parts in three with white: the gaps between a hatching's stripes."""
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{c + (255 - c) * 2 // 3:02x}" for c in rgb)
+
+
+# Each fate's colour (FATES, the one table every view draws from) fills its bars; work that
+# ended after the response has the same colour, hatched.
+STYLE = (
+    """
 .t{font:600 14px system-ui,sans-serif;fill:#111}
 .l{font:13px ui-monospace,monospace;fill:#222}.l.req{font-weight:700}
 .d{font:12px ui-monospace,monospace;fill:#333;text-anchor:end}
-.bar{stroke-width:1}
-.waited{fill:#2e7d32;stroke:#1b5e20}
-.after{fill:url(#after);stroke:#b26a00}
-.error{fill:#d32f2f;stroke:#8e0000}
-.cancelled{fill:#9e9e9e;stroke:#d32f2f;stroke-dasharray:4 2}
+.bar{stroke-width:1}.bar.cancelled{stroke-dasharray:4 2}
 .resp{stroke:#d32f2f;stroke-width:2;stroke-dasharray:5 3}
 .rl{font:600 12px system-ui,sans-serif;fill:#c62828}
 .axis{stroke:#999}.grid{stroke:#eee}.tick{font:12px system-ui,sans-serif;fill:#555}
 .legend{font:12px system-ui,sans-serif;fill:#333}.legend .marks{font-size:12px}
+.waited-swatch{fill:#777;stroke:#555}.after-swatch{fill:url(#after-any);stroke:#555}
 """
-
-DEFS = (
-    '<defs><pattern id="after" width="6" height="6" patternUnits="userSpaceOnUse" '
-    'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffe0a3"/>'
-    '<rect width="3" height="6" fill="#f5a623"/></pattern></defs>'
+    + "".join(
+        f".{f}{{fill:{c};stroke:#333}}.{f}.after{{fill:url(#after-{f})}}"
+        for f, (c, _, _) in FATES.items()
+    )
+    + "\n"
 )
 
 
+def _hatch(name: str, colour: str) -> str:
+    return (
+        f'<pattern id="after-{name}" width="6" height="6" patternUnits="userSpaceOnUse" '
+        f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{_tint(colour)}"/>'
+        f'<rect width="3" height="6" fill="{colour}"/></pattern>'
+    )
+
+
+DEFS = (
+    "<defs>"
+    + "".join(_hatch(f, c) for f, (c, _, _) in FATES.items())
+    + _hatch("any", "#777777")
+    + "</defs>"
+)
+
+
+# (row, x, swatch class, label): a bar's colour says what happened to it; hatched, that nobody
+# waited for it.
 LEGEND = [
-    (0, "waited", "the user waited for it"),
-    (190, "after", "ended after the response"),
-    (393, "resp", "response sent"),
-    (530, "error", "failed"),
-    (610, "cancelled", "cancelled"),
+    (0, 0, "finished", FATES["finished"][2]),
+    (0, 100, "failed", FATES["failed"][2]),
+    (0, 180, "cancelled", FATES["cancelled"][2]),
+    (1, 0, "waited-swatch", "solid: the user waited for it"),
+    (1, 220, "after-swatch", "hatched: ended after the response"),
+    (1, 470, "resp", "response sent"),
 ]
+LEGEND_ROWS = 1 + max(row for row, *_ in LEGEND)
 
 
 def _f(x: float) -> str:
@@ -69,9 +98,7 @@ def _f(x: float) -> str:
 
 
 def _bar_class(bar: Bar) -> str:
-    if bar.status != "ok":
-        return bar.status
-    return "after" if bar.after_response else "waited"
+    return fate(bar) + (" after" if bar.after_response else "")
 
 
 def _full_label(bar: Bar, service: str, name: str | None = None) -> str:
@@ -197,20 +224,21 @@ def svg(
     axis_line = f'<line class="axis" x1="{_f(x(0))}" x2="{_f(x(axis))}" y1="{y}" y2="{y}"/>'
     legend_y = y + 36
     items = []
-    for lx, cls, label in LEGEND:
+    for row, lx, cls, label in LEGEND:
+        ly = 16 * row
         swatch = (
-            f'<line class="resp" x1="{lx + 7}" x2="{lx + 7}" y1="-12" y2="3"/>'
+            f'<line class="resp" x1="{lx + 7}" x2="{lx + 7}" y1="{ly - 12}" y2="{ly + 3}"/>'
             if cls == "resp"
-            else f'<rect class="bar {cls}" x="{lx}" width="14" height="10" y="-9"/>'
+            else f'<rect class="bar {cls}" x="{lx}" width="14" height="10" y="{ly - 9}"/>'
         )
-        items.append(f'{swatch}<text x="{lx + 20}">{label}</text>')
+        items.append(f'{swatch}<text x="{lx + 20}" y="{ly}">{escape(label)}</text>')
     # Every mark beside a bar, and the owners after a name, on two more lines of text.
     notes = wrap(legend_items(), 130)
-    for i, line in enumerate(notes, start=1):
+    for i, line in enumerate(notes, start=LEGEND_ROWS):
         items.append(f'<text class="marks" y="{16 * i}">{escape(line)}</text>')
     legend = f'<g class="legend" transform="translate({PAD},{legend_y})">{"".join(items)}</g>'
 
-    height = legend_y + 16 * len(notes) + PAD
+    height = legend_y + 16 * (len(notes) + LEGEND_ROWS - 1) + PAD
     # No width or height: the viewBox keeps the proportions and the container sets the size.
     classes = "waterfalls compact" if compact else "waterfalls"
     return (

@@ -13,9 +13,11 @@ from rich.text import Text
 
 from marathon.views.waterfall import (
     AFTER_MARK,
+    FATES,
     LINK_MARK,
     Bar,
     Waterfall,
+    fate,
     legend_items,
     mark,
     owner_label,
@@ -33,6 +35,7 @@ LEGEND = "\n".join(
             f"{WAITED} the user waited for it",
             f"{AFTER} {AFTER_MARK} ended after the response",
             f"{RESPONSE} response sent",
+            "colour: " + " · ".join(f"{name} {meaning}" for _, name, meaning in FATES.values()),
             *(item for item in legend_items() if not item.startswith(AFTER_MARK)),
         ],
         100,
@@ -44,11 +47,8 @@ Segment = tuple[str, str]  # (text, rich style)
 
 
 def _style(bar: Bar) -> str:
-    if bar.status == "error":
-        return "bold red"
-    if bar.status == "cancelled":
-        return "magenta"
-    return "yellow" if bar.after_response else "green"
+    """What happened to the span (FATES, as in every view); ▒ says nobody waited for it."""
+    return FATES[fate(bar)][0]
 
 
 def _label(bar: Bar, service: str) -> str:
@@ -84,7 +84,8 @@ def _row(
 def _title(w: Waterfall) -> str:
     sent = f"response sent at {w.response_ms:,.0f} ms" if w.response_ms is not None else ""
     after = f", {len(w.after_response)} span(s) after it" if w.after_response else ""
-    lost = f", {len(w.failed)} failed" if w.failed else ""
+    fates = [fate(b) for b in w.failed]
+    lost = "".join(f", {fates.count(f)} {f}" for f in ("failed", "cancelled") if f in fates)
     return f"{w.title} · trace {w.trace_id[:12]}… · {sent}{after}{lost}"
 
 

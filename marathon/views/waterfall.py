@@ -18,19 +18,21 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from marathon.tracing.jaeger_query import linked_from
 
 __all__ = [
+    "FATES",
     "MARKS",
     "OWNERS",
     "SEMCONV",
     "Bar",
     "Waterfall",
     "attribute",
+    "fate",
     "from_jaeger",
     "legend_items",
     "load",
@@ -77,6 +79,20 @@ MARKS = [
     (OUTCOME_MARKS["cancelled_by_freeze"], "cancelled by the serverless freeze"),
     (OUTCOME_MARKS["dropped"], "dropped: never ran"),
 ]
+# A bar's colour says what happened to that span itself, in every view (terminal, SVG, the
+# page, notebooks); whether anyone waited for it is the hatching (`▒` in the terminal), apart.
+Fate = Literal["finished", "failed", "cancelled"]
+FATES: dict[Fate, tuple[str, str, str]] = {  # fate: (colour, its name, what it means)
+    "finished": ("#2e7d32", "green", "finished"),
+    "failed": ("#d32f2f", "red", "failed"),
+    "cancelled": ("#9e9e9e", "grey", "cancelled (or cut off with its parent)"),
+}
+# How much later than a cancelled span the work it awaited may have ended and still have been
+# cut off with it (the other service notices the hang-up a moment after).
+CUT_OFF_MS = 2.0
+CLIENT_CLOSED = 499  # the server's status for "the client hung up", nginx's convention
+
+
 # Who answers for background work (`· owner` after a name; none shown: awaited by the request).
 OWNERS = [
     ("wait_until", "the app drains it at shutdown"),
@@ -155,6 +171,42 @@ def _status(tags: dict[str, Any]) -> tuple[Status, str | None]:
     message = tags.get("otel.status_description")
     cancelled = isinstance(message, str) and message.startswith("cancelled")
     return ("cancelled" if cancelled else "error"), message
+
+
+_FATE_OF: dict[Status, Fate] = {"ok": "finished", "error": "failed", "cancelled": "cancelled"}
+
+
+def fate(bar: Bar) -> Fate:
+    """What happened to the span itself: the colour of its bar in every view."""
+    return _FATE_OF[bar.status]
+
+
+def _cut_off(bars: list[Bar]) -> list[Bar]:
+    """Work a cancelled span was awaiting went down with it: its last child, if still running
+    then (and so on down), and a server's record of the hang-up (499). Their own spans say
+    "ok" (the HTTP client's instrumentation ignores cancellation) or "error" (the server saw
+    its client go): either would read as something else that failed, such as the email API."""
+    last_child: dict[str | None, Bar] = {}
+    for bar in bars:
+        if bar.parent_id not in last_child or (bar.start_ms, bar.span_id) > (
+            last_child[bar.parent_id].start_ms,
+            last_child[bar.parent_id].span_id,
+        ):
+            last_child[bar.parent_id] = bar
+    out: dict[str, Bar] = {}
+    for bar in bars:  # depth first: a parent is settled before its children
+        parent = out.get(bar.parent_id) if bar.parent_id else None
+        if parent is not None and parent.status == "cancelled" and bar.status != "cancelled":
+            awaited = last_child[bar.parent_id] is bar and bar.end_ms >= parent.end_ms - CUT_OFF_MS
+            if awaited or bar.http_status == CLIENT_CLOSED:
+                bar = replace(
+                    bar,
+                    status="cancelled",
+                    outcome=bar.outcome or parent.outcome,
+                    message=bar.message or f"cancelled with {parent.name}",
+                )
+        out[bar.span_id] = bar
+    return list(out.values())
 
 
 def legend_items() -> list[str]:
@@ -282,7 +334,7 @@ def from_jaeger(trace: dict[str, Any], linked: Sequence[dict[str, Any]] = ()) ->
     for root in sorted(children[None], key=lambda s: (s["startTime"], s["spanID"])):
         walk(root, 0)
     strategy = tags_of[request["spanID"]].get(STRATEGY_TAG)
-    return Waterfall(trace["traceID"], strategy, tuple(bars), response_us / 1000)
+    return Waterfall(trace["traceID"], strategy, tuple(_cut_off(bars)), response_us / 1000)
 
 
 def parse(doc: dict[str, Any] | list[Any]) -> list[Waterfall]:
