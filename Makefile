@@ -44,8 +44,7 @@ typecheck: $(STAMP) ## mypy --strict on the package
 exercises: $(STAMP) ## Check your answers to the workshop exercises: one line each
 	$(BIN)/marathon workshop check --all
 
-notebooks: $(STAMP) ## Open the Jupyter walkthroughs: JupyterLab on notebooks/, kernel "Python (marathon)"
-	$(BIN)/python -m ipykernel install --sys-prefix --name marathon --display-name "Python (marathon)" >/dev/null
+notebooks: $(STAMP) ## Open the Jupyter walkthroughs: JupyterLab on notebooks/ (their kernel: this .venv's Python)
 	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP) ## Benchmarks of the server from separate processes (docs/benchmarks.md)
