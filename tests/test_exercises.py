@@ -230,13 +230,44 @@ def test_the_coach_and_the_tests_find_the_learners_file_through_the_config(
     assert proc.returncode == 0 and "13 passed" in proc.stdout, proc.stdout + proc.stderr
 
 
-def test_every_exemplar_passes_when_the_exercises_share_one_process(
-    checkout: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`check --all` runs them in one pytest process: exercise 02's app sets the process's tracer
-    provider before exercise 07 records its spans."""
-    shutil.copytree(ROOT / "exercises" / "07-span-modelling", checkout / "07-span-modelling")
-    for e in coach.exercises(checkout):
+@pytest.fixture
+def every_exemplar(checkout: Path) -> list[coach.Exercise]:
+    """The learner's copy of every exercise, each answered by its exemplar."""
+    for e in EXERCISES:
+        if not (checkout / e.path.name).exists():
+            shutil.copytree(e.path, checkout / e.path.name)
+    chosen = coach.exercises(checkout)
+    for e in chosen:
         shutil.copy(e.exemplar, e.answer)
+    return chosen
+
+
+def test_check_all_is_all_green_with_every_exemplar(
+    every_exemplar: list[coach.Exercise], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["workshop", "check", "--all"]) == 0, capsys.readouterr().out
-    assert capsys.readouterr().out.count("passing: all") == 3
+    out = capsys.readouterr().out
+    assert out.count("passing: all") == len(EXERCISES), out
+
+
+def test_every_exemplar_passes_in_another_order(every_exemplar: list[coach.Exercise]) -> None:
+    """The order `check --all` runs them in is no part of the result."""
+    for e, (results, proc) in coach.run_each(every_exemplar[::-1]):
+        assert results and not coach.first_failure(results), (e.path.name, proc.stdout[-2000:])
+
+
+def test_what_one_answer_leaves_in_its_process_cannot_reach_the_next(
+    every_exemplar: list[coach.Exercise],
+) -> None:
+    """A learner's 07 that sets a tracer provider of its own (OpenTelemetry's is set once per
+    process) passes 07; an exercise run after it in the same process would record no spans."""
+    by_number = {e.number: e for e in every_exemplar}
+    spans_answer = by_number[7].answer
+    spans_answer.write_text(
+        spans_answer.read_text()
+        + "\nfrom opentelemetry import trace as _trace\n"
+        + "from opentelemetry.sdk.trace import TracerProvider as _Provider\n\n"
+        + "_trace.set_tracer_provider(_Provider())\n"
+    )
+    for e, (results, proc) in coach.run_each([by_number[7], by_number[2]], workers=1):
+        assert results and not coach.first_failure(results), (e.path.name, proc.stdout[-2000:])
