@@ -167,7 +167,7 @@ def test_check_coaches_with_the_first_failing_task_and_the_waterfall(
     shutil.copy(exercise / ".meta" / "wrong" / "uncalled.py", exercise / "strategy.py")
     assert cli.main(["workshop", "check", "2"]) == 1
     out = capsys.readouterr().out
-    assert "task 1 of 4 fails" in out
+    assert "task 1 of 5 fails" in out
     assert "Your code raised TypeError: a coroutine was expected" in out
     assert "(strategy.py, line 14: work.wait_until(work.confirm)" in out
     assert "Your waterfall" in out and "POST /api/marathon/exercise" in out
