@@ -47,6 +47,9 @@ class Registration:
     # The tasks the answer started that the app does not own: for each, whether something
     # holds it (a set, a list, a variable) when the strategy returns.
     unowned: list[bool]
+    # With `register(drain=True)`: how many of its spans still ran once the app had drained its
+    # owned work, as at shutdown (work the app does not own is not waited for).
+    running_after_drain: int | None = None
 
     def spans(self, name: str) -> list[ReadableSpan]:
         return [s for s in self.trace.spans if s.name == name]
@@ -112,9 +115,12 @@ class Endpoint:
 
         return watched
 
-    async def register(self, knob_header: str, *, expect: int, why: str) -> Registration:
+    async def register(
+        self, knob_header: str, *, expect: int, why: str, drain: bool = False
+    ) -> Registration:
         """Register a fictional runner; fail with the learner's error or a coaching message
-        unless the endpoint answers `expect`."""
+        unless the endpoint answers `expect`. `drain`: drain the app's owned work first, as
+        shutdown would, and count the spans still running then."""
         from marathon import tracing
         from marathon.lab.exercises.observed import settled, trace_id_of
         from marathon.service import fake
@@ -124,6 +130,10 @@ class Endpoint:
         r = await self.client.post(
             "/api/marathon/exercise", json=fake.runner(), headers={"Marathon-Knobs": knob_header}
         )
+        running = None
+        if drain:
+            await self.background.drain(grace_s=30)
+            running = tracing.STORE.running(trace_id_of(r))
         trace = await settled(trace_id_of(r))
         record_trace(self.item, trace.spans)
         if r.status_code != expect:
@@ -135,7 +145,7 @@ class Endpoint:
                 pytrace=False,
             )
         runner_id = str((trace.server.attributes or {})[tracing.RUNNER_ATTR])
-        return Registration(r, trace, runner_id, list(self.unowned))
+        return Registration(r, trace, runner_id, list(self.unowned), running)
 
 
 @pytest.fixture(scope="module")
