@@ -227,7 +227,7 @@ def test_the_coach_and_the_tests_find_the_learners_file_through_the_config(
         text=True,
         timeout=120,
     )
-    assert proc.returncode == 0 and "13 passed" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "16 passed" in proc.stdout, proc.stdout + proc.stderr
 
 
 @pytest.fixture
