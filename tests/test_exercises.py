@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,13 @@ from marathon.lab.exercises import config
 ROOT = Path(__file__).parent.parent
 EXERCISES = coach.exercises(ROOT / "exercises")
 HARNESS = ROOT / "marathon" / "lab" / "exercises"
+# The learner's answers are their work in progress (maybe not even Python yet): not checked here.
+SOLUTIONS = {config.read(e.path).solution for e in EXERCISES}
+
+
+def project_files() -> list[Path]:
+    """The Python files of exercises/ that the project answers for."""
+    return [p for p in (ROOT / "exercises").rglob("*.py") if p not in SOLUTIONS]
 
 
 def expected_message(wrong: Path) -> str:
@@ -78,7 +86,7 @@ def test_the_harness_is_not_in_the_exercises() -> None:
     assert {p.name for p in root.iterdir() if not p.is_dir()} == {"README.md", "pytest.ini"}
     assert not list(root.rglob("conftest.py"))
     assert "-p marathon.lab.exercises.plugin" in (root / "pytest.ini").read_text()
-    for path in root.rglob("*.py"):
+    for path in project_files():
         hooks = [
             node.name
             for node in ast.walk(ast.parse(path.read_text()))
@@ -94,11 +102,34 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_neither_the_exercises_nor_their_harness_import_the_projects_tests() -> None:
-    files = [*(ROOT / "exercises").rglob("*.py"), *HARNESS.rglob("*.py")]
+    files = [*project_files(), *HARNESS.rglob("*.py")]
     assert len(files) > 60  # the exercises' tests, answers and the plugin's modules
     for path in files:
         wrong = {m for m in _imports(path) if m.split(".")[0] in ("tests", "conftest")}
         assert not wrong, f"{path} imports {wrong}: the harness is marathon.lab.exercises"
+
+
+def test_the_lint_leaves_the_learners_files_alone(tmp_path: Path) -> None:
+    """`make test` lints `exercises/`, but not the answers a learner is working on; the stubs,
+    exemplars and wrong answers stay linted."""
+    ruff = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
+    solutions = {path.relative_to(ROOT).as_posix() for path in SOLUTIONS}
+    assert set(ruff["extend-exclude"]) == solutions, "pyproject's list is the configs' solutions"
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    (tmp_path / "marathon").symlink_to(ROOT / "marathon")  # first-party, for the import order
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
+    unfinished = "import os\nasync def wait_until(work, runner):\n    x = 1\n"
+    (tmp_path / "exercises" / "02-wait-until" / "strategy.py").write_text(unfinished)
+    ruff_bin = str(Path(sys.executable).parent / "ruff")
+    proc = subprocess.run(
+        [ruff_bin, "check", "--no-cache", "exercises"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout
+    (tmp_path / "exercises" / "02-wait-until" / ".meta" / "stub.py").write_text(unfinished)
+    proc = subprocess.run(
+        [ruff_bin, "check", "--no-cache", "exercises"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 1 and "stub.py" in proc.stdout, proc.stdout
 
 
 def test_a_config_without_its_files_is_refused(tmp_path: Path) -> None:
