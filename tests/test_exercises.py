@@ -11,6 +11,7 @@ harness is a plugin in the package (`marathon.lab.exercises`)."""
 from __future__ import annotations
 
 import ast
+import inspect
 import io
 import json
 import re
@@ -107,6 +108,22 @@ def test_neither_the_exercises_nor_their_harness_import_the_projects_tests() -> 
     for path in files:
         wrong = {m for m in _imports(path) if m.split(".")[0] in ("tests", "conftest")}
         assert not wrong, f"{path} imports {wrong}: the harness is marathon.lab.exercises"
+
+
+def test_the_work_api_is_documented_where_the_learner_reads_without_the_answers() -> None:
+    """`marathon/strategies.py` holds answers to exercises 01, 02, 04 and 05: the learner reads
+    `Work`'s docstring in exercises/README.md instead, and every exercise points there."""
+    from marathon.strategies import Work
+
+    doc = inspect.getdoc(Work) or ""
+    bullets = [" ".join(b.split()) for b in re.split(r"^- ", doc, flags=re.M)[1:]]
+    readme = " ".join((ROOT / "exercises" / "README.md").read_text().split())
+    assert len(bullets) == 5 and all(f"- {b}" in readme for b in bullets), "README = docstring"
+    for e in EXERCISES:
+        for path in (e.path / "README.md", e.stub, e.meta / "hints.md"):
+            assert "strategies.py" not in path.read_text(), f"{path}: the answers are there"
+        if "work: Work" in e.stub.read_text():
+            assert "../README.md#the-work-api" in (e.path / "README.md").read_text(), e.path
 
 
 def test_the_lint_leaves_the_learners_files_alone(tmp_path: Path) -> None:
