@@ -127,7 +127,7 @@ async def test_drain_waits_then_cancels(registry: Any) -> None:
 async def test_drain_returns_when_the_work_is_done(registry: Any) -> None:
     registry.spawn(asyncio.sleep(0.05))
     try:
-        report = await asyncio.wait_for(registry.drain(30), timeout=5)
+        report = await asyncio.wait_for(registry.drain(30), timeout=2)
     except TimeoutError:
         pytest.fail(
             "drain(30) waited the whole grace period, though its only task was done after "
