@@ -19,7 +19,7 @@ from marathon.tracing import FREEZE_REASON, current_owner, owned_by
 if TYPE_CHECKING:
     from marathon.background import Background
 
-__all__ = ["freeze", "install_task_factory", "request_scope"]
+__all__ = ["freeze", "install_task_factory", "request_scope", "request_tasks"]
 
 _scope: contextvars.ContextVar[set[asyncio.Task[Any]] | None] = contextvars.ContextVar(
     "marathon_request_tasks", default=None
@@ -64,6 +64,12 @@ def request_scope() -> Iterator[set[asyncio.Task[Any]]]:
         yield tasks
     finally:
         _scope.reset(token)
+
+
+def request_tasks() -> set[asyncio.Task[Any]] | None:
+    """The tasks started so far in the current request scope (None outside one): the app's own
+    record, which the exercises' harness tells apart from the learner's references."""
+    return _scope.get()
 
 
 def outside_scope() -> contextvars.Context:

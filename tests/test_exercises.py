@@ -11,12 +11,14 @@ harness is a plugin in the package (`marathon.lab.exercises`)."""
 from __future__ import annotations
 
 import ast
+import inspect
 import io
 import json
 import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,13 @@ from marathon.lab.exercises import config
 ROOT = Path(__file__).parent.parent
 EXERCISES = coach.exercises(ROOT / "exercises")
 HARNESS = ROOT / "marathon" / "lab" / "exercises"
+# The learner's answers are their work in progress (maybe not even Python yet): not checked here.
+SOLUTIONS = {config.read(e.path).solution for e in EXERCISES}
+
+
+def project_files() -> list[Path]:
+    """The Python files of exercises/ that the project answers for."""
+    return [p for p in (ROOT / "exercises").rglob("*.py") if p not in SOLUTIONS]
 
 
 def expected_message(wrong: Path) -> str:
@@ -78,7 +87,7 @@ def test_the_harness_is_not_in_the_exercises() -> None:
     assert {p.name for p in root.iterdir() if not p.is_dir()} == {"README.md", "pytest.ini"}
     assert not list(root.rglob("conftest.py"))
     assert "-p marathon.lab.exercises.plugin" in (root / "pytest.ini").read_text()
-    for path in root.rglob("*.py"):
+    for path in project_files():
         hooks = [
             node.name
             for node in ast.walk(ast.parse(path.read_text()))
@@ -94,11 +103,50 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_neither_the_exercises_nor_their_harness_import_the_projects_tests() -> None:
-    files = [*(ROOT / "exercises").rglob("*.py"), *HARNESS.rglob("*.py")]
+    files = [*project_files(), *HARNESS.rglob("*.py")]
     assert len(files) > 60  # the exercises' tests, answers and the plugin's modules
     for path in files:
         wrong = {m for m in _imports(path) if m.split(".")[0] in ("tests", "conftest")}
         assert not wrong, f"{path} imports {wrong}: the harness is marathon.lab.exercises"
+
+
+def test_the_work_api_is_documented_where_the_learner_reads_without_the_answers() -> None:
+    """`marathon/strategies.py` holds answers to exercises 01, 02, 04 and 05: the learner reads
+    `Work`'s docstring in exercises/README.md instead, and every exercise points there."""
+    from marathon.strategies import Work
+
+    doc = inspect.getdoc(Work) or ""
+    bullets = [" ".join(b.split()) for b in re.split(r"^- ", doc, flags=re.M)[1:]]
+    readme = " ".join((ROOT / "exercises" / "README.md").read_text().split())
+    assert len(bullets) == 5 and all(f"- {b}" in readme for b in bullets), "README = docstring"
+    for e in EXERCISES:
+        for path in (e.path / "README.md", e.stub, e.meta / "hints.md"):
+            assert "strategies.py" not in path.read_text(), f"{path}: the answers are there"
+        if "work: Work" in e.stub.read_text():
+            assert "../README.md#the-work-api" in (e.path / "README.md").read_text(), e.path
+
+
+def test_the_lint_leaves_the_learners_files_alone(tmp_path: Path) -> None:
+    """`make test` lints `exercises/`, but not the answers a learner is working on; the stubs,
+    exemplars and wrong answers stay linted."""
+    ruff = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
+    solutions = {path.relative_to(ROOT).as_posix() for path in SOLUTIONS}
+    assert set(ruff["extend-exclude"]) == solutions, "pyproject's list is the configs' solutions"
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    (tmp_path / "marathon").symlink_to(ROOT / "marathon")  # first-party, for the import order
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
+    unfinished = "import os\nasync def wait_until(work, runner):\n    x = 1\n"
+    (tmp_path / "exercises" / "02-wait-until" / "strategy.py").write_text(unfinished)
+    ruff_bin = str(Path(sys.executable).parent / "ruff")
+    proc = subprocess.run(
+        [ruff_bin, "check", "--no-cache", "exercises"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout
+    (tmp_path / "exercises" / "02-wait-until" / ".meta" / "stub.py").write_text(unfinished)
+    proc = subprocess.run(
+        [ruff_bin, "check", "--no-cache", "exercises"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 1 and "stub.py" in proc.stdout, proc.stdout
 
 
 def test_a_config_without_its_files_is_refused(tmp_path: Path) -> None:
@@ -167,7 +215,7 @@ def test_check_coaches_with_the_first_failing_task_and_the_waterfall(
     shutil.copy(exercise / ".meta" / "wrong" / "uncalled.py", exercise / "strategy.py")
     assert cli.main(["workshop", "check", "2"]) == 1
     out = capsys.readouterr().out
-    assert "task 1 of 4 fails" in out
+    assert "task 1 of 5 fails" in out
     assert "Your code raised TypeError: a coroutine was expected" in out
     assert "(strategy.py, line 14: work.wait_until(work.confirm)" in out
     assert "Your waterfall" in out and "POST /api/marathon/exercise" in out
@@ -227,16 +275,47 @@ def test_the_coach_and_the_tests_find_the_learners_file_through_the_config(
         text=True,
         timeout=120,
     )
-    assert proc.returncode == 0 and "13 passed" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "16 passed" in proc.stdout, proc.stdout + proc.stderr
 
 
-def test_every_exemplar_passes_when_the_exercises_share_one_process(
-    checkout: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`check --all` runs them in one pytest process: exercise 02's app sets the process's tracer
-    provider before exercise 07 records its spans."""
-    shutil.copytree(ROOT / "exercises" / "07-span-modelling", checkout / "07-span-modelling")
-    for e in coach.exercises(checkout):
+@pytest.fixture
+def every_exemplar(checkout: Path) -> list[coach.Exercise]:
+    """The learner's copy of every exercise, each answered by its exemplar."""
+    for e in EXERCISES:
+        if not (checkout / e.path.name).exists():
+            shutil.copytree(e.path, checkout / e.path.name)
+    chosen = coach.exercises(checkout)
+    for e in chosen:
         shutil.copy(e.exemplar, e.answer)
+    return chosen
+
+
+def test_check_all_is_all_green_with_every_exemplar(
+    every_exemplar: list[coach.Exercise], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["workshop", "check", "--all"]) == 0, capsys.readouterr().out
-    assert capsys.readouterr().out.count("passing: all") == 3
+    out = capsys.readouterr().out
+    assert out.count("passing: all") == len(EXERCISES), out
+
+
+def test_every_exemplar_passes_in_another_order(every_exemplar: list[coach.Exercise]) -> None:
+    """The order `check --all` runs them in is no part of the result."""
+    for e, (results, proc) in coach.run_each(every_exemplar[::-1]):
+        assert results and not coach.first_failure(results), (e.path.name, proc.stdout[-2000:])
+
+
+def test_what_one_answer_leaves_in_its_process_cannot_reach_the_next(
+    every_exemplar: list[coach.Exercise],
+) -> None:
+    """A learner's 07 that sets a tracer provider of its own (OpenTelemetry's is set once per
+    process) passes 07; an exercise run after it in the same process would record no spans."""
+    by_number = {e.number: e for e in every_exemplar}
+    spans_answer = by_number[7].answer
+    spans_answer.write_text(
+        spans_answer.read_text()
+        + "\nfrom opentelemetry import trace as _trace\n"
+        + "from opentelemetry.sdk.trace import TracerProvider as _Provider\n\n"
+        + "_trace.set_tracer_provider(_Provider())\n"
+    )
+    for e, (results, proc) in coach.run_each([by_number[7], by_number[2]], workers=1):
+        assert results and not coach.first_failure(results), (e.path.name, proc.stdout[-2000:])

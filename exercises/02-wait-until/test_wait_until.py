@@ -50,6 +50,17 @@ async def test_the_app_owns_the_email(endpoint: Endpoint, sandbox: object) -> No
     before = (await endpoint.client.get("/api/background")).json()["started"]
     reg = await endpoint.register(KNOBS, expect=201, why=WHY)
     started = (await endpoint.client.get("/api/background")).json()["started"] - before
+    handed = started + len(reg.unowned)  # to wait_until, or as tasks of your own
+    assert handed <= 1, (
+        f"The email was handed over {handed} times, but the tests expected once: each "
+        "hand-over is another try at the same email. Hand it to work.wait_until, once."
+    )
+    kept = reg.unowned and all(reg.unowned)
+    assert started == 1 or not kept, (
+        "You keep the email's task yourself (in a set): it no longer vanishes, but the app "
+        "still does not own it: its failure goes unlogged and shutdown does not wait for it. "
+        "Hand the email to work.wait_until, which does all three."
+    )
     assert started == 1, (
         f"The app's wait_until started {started} piece(s) of work, but the tests expected 1: the "
         "email. A bare `asyncio.create_task` answers early too, but nobody owns that task: it "
@@ -59,6 +70,18 @@ async def test_the_app_owns_the_email(endpoint: Endpoint, sandbox: object) -> No
 
 
 @pytest.mark.task(4)
+async def test_a_failed_email_is_logged(endpoint: Endpoint) -> None:
+    before = (await endpoint.client.get("/api/background")).json()["failed"]
+    await endpoint.register(KNOBS + ", email_failure_rate=1", expect=201, why=WHY)
+    failed = (await endpoint.client.get("/api/background")).json()["failed"] - before
+    assert failed == 1, (
+        "The email API answered 500, but the app's wait_until saw no failure: your code "
+        "swallowed it (a try/except around the email?), and nobody will ever know the runner "
+        "got no confirmation. Hand the email itself to work.wait_until: it logs the failure."
+    )
+
+
+@pytest.mark.task(5)
 async def test_a_duplicate_gets_409_and_no_email(endpoint: Endpoint, sandbox: object) -> None:
     reg = await endpoint.register(
         KNOBS + ", db_duplicate_rate=1",

@@ -121,3 +121,40 @@ async def test_drain_waits_then_cancels(registry: Any) -> None:
     assert tuple(report) == (1, 1), f"drain returned {report!r}; expected (1, 1)."
     assert took < 4, f"drain took {took * 1000:,.0f} ms for a grace period of 1 s."
     assert await registry.drain(0.3) == (0, 0), "Draining an empty registry returns (0, 0)."
+
+
+@pytest.mark.task(3)
+async def test_drain_returns_when_the_work_is_done(registry: Any) -> None:
+    registry.spawn(asyncio.sleep(0.05))
+    try:
+        report = await asyncio.wait_for(registry.drain(30), timeout=2)
+    except TimeoutError:
+        pytest.fail(
+            "drain(30) waited the whole grace period, though its only task was done after "
+            "50 ms: shutdown waited for nothing. Wait for the tasks, with the grace period as "
+            "a limit (asyncio.wait has a timeout).",
+            pytrace=False,
+        )
+    assert tuple(report) == (1, 0), f"drain returned {report!r}; expected (1, 0)."
+
+
+@pytest.mark.task(3)
+async def test_drain_awaits_what_it_cancels(registry: Any) -> None:
+    cleaned: list[str] = []
+
+    async def sends_then_cleans_up() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.02)  # e.g. closing its connection
+            cleaned.append("done")
+            raise
+
+    task = registry.spawn(sends_then_cleans_up())
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(registry.drain(0.05), timeout=5)
+    assert task.done() and cleaned, (
+        "drain returned while a task it cancelled was still running its clean-up: cancel() "
+        "only asks a task to stop. Await the cancelled tasks before drain returns, or shutdown "
+        "goes on under them."
+    )

@@ -54,3 +54,25 @@ async def test_a_good_registration_is_confirmed_after_its_insert(
     assert emails and outbox(sandbox, reg.runner_id), "The email was not delivered."  # type: ignore[arg-type]
     early = insert.end_time - emails[0].start_time
     assert early <= 0, f"The email started {ms(early, ns=True)} before the insert ended."
+
+
+@pytest.mark.task(4)
+async def test_the_app_owns_the_email_too(endpoint: Endpoint) -> None:
+    reg = await endpoint.register(KNOBS, expect=202, why=WHY, drain=True)
+    assert not reg.running_after_drain, (
+        "Shutdown drained the app's work, and the email was still being sent: your owned "
+        "function started the email as a task of its own (nobody owns that one) instead of "
+        "awaiting it. Await the email inside the function you hand to work.wait_until."
+    )
+
+
+@pytest.mark.task(4)
+async def test_a_database_outage_is_not_swallowed(endpoint: Endpoint) -> None:
+    before = (await endpoint.client.get("/api/background")).json()["failed"]
+    await endpoint.register(KNOBS + ", db_failure_rate=1", expect=202, why=WHY)
+    failed = (await endpoint.client.get("/api/background")).json()["failed"] - before
+    assert failed == 1, (
+        "The database was down and the runner was not stored, but the app's wait_until saw "
+        "no failure: your code swallowed it (a try/except around the insert?), and nobody "
+        "will know this registration was lost. Let the error reach wait_until: it logs it."
+    )

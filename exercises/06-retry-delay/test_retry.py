@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from types import ModuleType
 
@@ -80,3 +81,22 @@ def test_a_429_waits_at_least_retry_after(delay: Delay) -> None:
     assert delay(429, 1, retry_after=0.1) == 0.5, (
         "A short Retry-After does not shorten the backoff."
     )
+
+
+_seeded = random.Random(6)
+# Every random draw counts: both ends of [0, 1), a dense sweep, and draws from a fixed seed.
+DRAWS = [0.0, 1 - 1e-9, *(i / 500 for i in range(500)), *(_seeded.random() for _ in range(500))]
+
+
+@pytest.mark.task(5)
+@pytest.mark.parametrize(("attempt", "retry_after"), [(1, 7.5), (3, 3.0), (4, 4.0)])
+def test_no_random_draw_comes_before_retry_after(
+    attempt: int, retry_after: float, delay: Delay
+) -> None:
+    for draw in DRAWS:
+        got = delay(429, attempt, retry_after=retry_after, base=0.5, rng=lambda d=draw: d)
+        assert got is not None and got >= retry_after, (
+            f"With rng() at {draw:.3f}, retry_delay(429, {attempt}, retry_after={retry_after}) "
+            f"returned {got!r}: sooner than the email API asked. A retry that comes early is "
+            "refused again: jitter may lengthen the wait, never shorten it below Retry-After."
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from types import ModuleType
 from typing import Any
@@ -44,14 +45,44 @@ def _runner() -> registration.Runner:
     return runner
 
 
-def _leaks(span: ReadableSpan, runner: registration.Runner) -> list[str]:
-    """Where the span carries personal data: its name, attribute keys, events, status."""
+def _places(span: ReadableSpan) -> dict[str, str]:
+    """What a span shows: its name, status, attributes and events."""
     places = {"the span's name": span.name, "its status": span.status.description or ""}
     places |= {f"attribute {k!r}": str(v) for k, v in (span.attributes or {}).items()}
     for event in span.events:
         places[f"event {event.name!r}"] = " ".join(map(str, (event.attributes or {}).values()))
+    return places
+
+
+def _leaks(span: ReadableSpan, runner: registration.Runner) -> list[str]:
+    """Where the span quotes personal data."""
     personal = [runner.email, runner.first_name, runner.last_name, runner.address]
+    places = _places(span)
     return sorted({where for where, text in places.items() if any(p in text for p in personal)})
+
+
+async def _derived(
+    answer: ModuleType, runner: registration.Runner, fail: bool = False
+) -> list[str]:
+    """Where the span follows the personal data (a hash of the address, a part of it...): the
+    same registration twice, then its twin (the same id, another person's data); what stays
+    the same for the same data and changes with the data is derived from it."""
+    other = _runner()
+    twin = dataclasses.replace(
+        runner,
+        email=other.email,
+        first_name=other.first_name,
+        last_name=other.last_name,
+        address=other.address,
+    )
+    shown = []
+    for r in (runner, runner, twin):
+        _exporter.clear()
+        await _confirm(answer, r, fail=fail)
+        shown.append(_places(_email_spans(_exporter)[0]))
+    first, again, changed = shown
+    stable = {where for where in first if again.get(where) == first[where]}
+    return sorted(where for where in stable if changed.get(where) != first[where])
 
 
 def _email_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
@@ -115,6 +146,13 @@ async def test_the_span_names_the_runner_and_nothing_personal(
         f"The span carries personal data ({', '.join(leaks)}): traces are kept and shown. "
         "Identify the registration by its runner id only."
     )
+    derived = await _derived(answer, runner)
+    assert not derived, (
+        f"The span carries data derived from personal data ({', '.join(derived)}: it changes "
+        "with the runner's address or name, the id staying the same). A hash of the address, "
+        "or a part of it, still points at one person. Identify the registration by its runner "
+        "id only."
+    )
 
 
 @pytest.mark.task(3)
@@ -133,6 +171,12 @@ async def test_a_failed_email_marks_the_span_without_leaking(
     assert not leaks, (
         f"The error message quoted the email address, and the span kept it ({', '.join(leaks)}):"
         " personal data. Record the failure with a scrubbed message."
+    )
+    derived = await _derived(answer, runner, fail=True)
+    assert not derived, (
+        f"The failed span carries data derived from personal data ({', '.join(derived)}: it "
+        "changes with the runner's address or name). Record the failure with a scrubbed "
+        "message, and identify the registration by its runner id only."
     )
 
 

@@ -10,13 +10,18 @@
 
 Each exercise's `.meta/config.json` names its title and files (`marathon.lab.exercises.config`).
 The tests run in a pytest subprocess (the harness, `marathon.lab.exercises`, writes a JSON report)
-with its own embedded PostgreSQL, or the one in `MARATHON_EXERCISE_DATABASE_URL`.
+with its own embedded PostgreSQL, or the one in `MARATHON_EXERCISE_DATABASE_URL`. `check --all`
+runs each exercise in a process of its own (what one answer leaves in a process, a tracer
+provider, a patched module, a running task, cannot reach the next exercise), two at a time,
+sharing one PostgreSQL.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -24,7 +29,8 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +39,7 @@ from marathon.lab.exercises import config as exercise_config
 from marathon.service.settings import Settings
 from marathon.views import terminal, waterfall
 
-__all__ = ["Exercise", "add_parser", "exercises", "main", "run_tests"]
+__all__ = ["Exercise", "add_parser", "exercises", "main", "run_each", "run_tests"]
 
 WIDTH = 100
 
@@ -137,6 +143,47 @@ def run_tests(
     return results, proc
 
 
+DATABASE_VARIABLE = "MARATHON_EXERCISE_DATABASE_URL"
+
+
+@contextlib.contextmanager
+def shared_database() -> Iterator[dict[str, str]]:
+    """The environment that points several test processes at one PostgreSQL: the one in
+    `MARATHON_EXERCISE_DATABASE_URL`, or an embedded one for as long as they run."""
+    if os.environ.get(DATABASE_VARIABLE):
+        yield {}
+        return
+    from marathon.local import postgres
+
+    log = logging.getLogger(postgres.__name__)
+    level = log.level
+    log.setLevel(logging.WARNING)  # its "running" and "stopped": the coach's lines say enough
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="marathon-workshop-pg-") as tmp,
+            postgres.embedded_server(Path(tmp) / "data", ephemeral=True) as url,
+        ):
+            yield {DATABASE_VARIABLE: url}
+    finally:
+        log.setLevel(level)
+
+
+Run = tuple[list[dict[str, Any]], subprocess.CompletedProcess[str]]
+
+
+def run_each(
+    chosen: Sequence[Exercise], *, extra: Sequence[str] = (), workers: int = 2
+) -> Iterator[tuple[Exercise, Run]]:
+    """Each exercise's tests in a pytest process of its own, `workers` at a time, one shared
+    PostgreSQL; yields each exercise's run in the order given, as soon as it is known."""
+    with (
+        shared_database() as env,
+        ThreadPoolExecutor(max_workers=max(1, min(workers, len(chosen)))) as pool,
+    ):
+        runs = pool.map(lambda e: run_tests([e.path], extra=extra, env=env), chosen)
+        yield from zip(chosen, runs, strict=True)
+
+
 def first_failure(results: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((r for r in results if r["outcome"] == "failed"), None)
 
@@ -214,19 +261,15 @@ def _env(args: argparse.Namespace) -> list[str]:
 
 def check(args: argparse.Namespace) -> int:
     if args.all or args.number is None:
-        chosen = exercises()
-        all_results, proc = run_tests([e.path for e in chosen], extra=_env(args))
-        if args.tracebacks:
-            print(proc.stdout)
         failing = 0
-        for e in chosen:
-            mine = [r for r in all_results if r["exercise"] == e.path.name]
+        workers = min(4, os.cpu_count() or 1)
+        for e, (mine, proc) in run_each(exercises(), extra=_env(args), workers=workers):
+            if args.tracebacks or not mine:
+                print(proc.stdout + (proc.stderr[-3000:] if not mine else ""))
             failing += first_failure(mine) is not None or not mine
             if mine:
                 save_progress(e.path.name, status=_status_of(e, mine))
-            print(_summary_line(e, mine))
-        if not all_results:
-            print(proc.stdout[-3000:] + proc.stderr[-3000:])
+            print(_summary_line(e, mine), flush=True)
         return 1 if failing else 0
     e = find(args.number)
     results, proc = run_tests([e.path], extra=_env(args))

@@ -12,6 +12,6 @@ async def wait_until(work: Work, runner: Runner) -> int:
     """Register `runner`: answer 201 without making the user wait for the email, and never
     lose that email.
 
-    `work` is what a registration can do (see `Work` in marathon/strategies.py).
+    `work` is what a registration can do (see "The `Work` API" in exercises/README.md).
     """
     raise NotImplementedError("exercise 02: write the wait-until ordering")

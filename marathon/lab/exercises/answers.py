@@ -77,9 +77,13 @@ def answer_of(item: pytest.Item) -> Path | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Per exercise, per answer, in task order (a stable sort keeps each file's own order)."""
+    """Per exercise (in the order given), per answer, in task order (a stable sort keeps each
+    file's own order)."""
+    folders = [i.path.parent for i in items]
     files = [str(answer_of(i)) for i in items]
-    items.sort(key=lambda i: (str(i.path.parent), files.index(str(answer_of(i))), task(i)))
+    items.sort(
+        key=lambda i: (folders.index(i.path.parent), files.index(str(answer_of(i))), task(i))
+    )
 
 
 _failed_first: dict[tuple[str, str], int] = {}  # (exercise, answer) -> its first failing task

@@ -6,10 +6,12 @@ server start quickly."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ from marathon.lab.exercises.report import learner_error, record_trace
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
+    from marathon.background import Background
     from marathon.lab.exercises.observed import Trace
     from marathon.local.stack import ThreadedServer
     from marathon.registration import Runner
@@ -41,6 +44,12 @@ class Registration:
     response: httpx.Response
     trace: Trace
     runner_id: str
+    # The tasks the answer started that the app does not own: for each, whether something
+    # holds it (a set, a list, a variable) when the strategy returns.
+    unowned: list[bool]
+    # With `register(drain=True)`: how many of its spans still ran once the app had drained its
+    # owned work, as at shutdown (work the app does not own is not waited for).
+    running_after_drain: int | None = None
 
     def spans(self, name: str) -> list[ReadableSpan]:
         return [s for s in self.trace.spans if s.name == name]
@@ -53,15 +62,46 @@ class Endpoint:
         self.answer_file = answer_file
         self.client: httpx.AsyncClient
         self.item: pytest.Item
+        self.background: Background
         self.raised: list[BaseException] = []
+        self.unowned: list[bool] = []
+
+    def _unowned_since(self, before: set[int], work: Work) -> list[bool]:
+        """The answer's own tasks (running the email or code of its file) that the app does not
+        own, and for each, whether anything but the event loop (whose references are weak)
+        holds it."""
+        from marathon import lifecycle
+
+        email = getattr(work.confirm, "__code__", None)
+
+        def answers(task: asyncio.Task[Any]) -> bool:
+            code = getattr(task.get_coro(), "cr_code", None)
+            return code is not None and (code is email or code.co_filename == str(self.answer_file))
+
+        mine = [
+            t
+            for t in asyncio.all_tasks()
+            if id(t) not in before and not self.background.owns(t) and answers(t)
+        ]
+        ours = (mine, lifecycle.request_tasks())  # the app records a request's tasks too
+        holders = (set, list, dict, tuple)
+        return [
+            any(
+                isinstance(r, holders) and all(r is not o for o in ours)
+                for r in gc.get_referrers(t)
+            )
+            for t in mine
+        ]
 
     def watch(self, strategy: Strategy) -> Strategy:
         """Catch the learner's own exception before the app turns it into a bare 500."""
         handled = _handled()
 
         async def watched(work: Work, runner: Runner) -> int:
+            before = {id(t) for t in asyncio.all_tasks()}
             try:
                 status = await strategy(work, runner)
+                self.unowned = self._unowned_since(before, work)
             except handled:
                 raise
             except Exception as exc:
@@ -75,17 +115,25 @@ class Endpoint:
 
         return watched
 
-    async def register(self, knob_header: str, *, expect: int, why: str) -> Registration:
+    async def register(
+        self, knob_header: str, *, expect: int, why: str, drain: bool = False
+    ) -> Registration:
         """Register a fictional runner; fail with the learner's error or a coaching message
-        unless the endpoint answers `expect`."""
+        unless the endpoint answers `expect`. `drain`: drain the app's owned work first, as
+        shutdown would, and count the spans still running then."""
         from marathon import tracing
         from marathon.lab.exercises.observed import settled, trace_id_of
         from marathon.service import fake
 
         self.raised.clear()
+        self.unowned = []
         r = await self.client.post(
             "/api/marathon/exercise", json=fake.runner(), headers={"Marathon-Knobs": knob_header}
         )
+        running = None
+        if drain:
+            await self.background.drain(grace_s=30)
+            running = tracing.STORE.running(trace_id_of(r))
         trace = await settled(trace_id_of(r))
         record_trace(self.item, trace.spans)
         if r.status_code != expect:
@@ -97,7 +145,7 @@ class Endpoint:
                 pytrace=False,
             )
         runner_id = str((trace.server.attributes or {})[tracing.RUNNER_ATTR])
-        return Registration(r, trace, runner_id)
+        return Registration(r, trace, runner_id, list(self.unowned), running)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +171,7 @@ async def mounted(
     app = create_app(settings, strategies={"exercise": endpoint.watch(strategy)})
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar's narrower ASGI types
     async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-        endpoint.client = c
+        endpoint.client, endpoint.background = c, app.state.background
         yield endpoint
 
 
