@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -79,8 +80,10 @@ def serve(args: argparse.Namespace) -> int:
             log.info("API on http://%s:%d/ (traces: /traces/<id>, /api/services)", host, port)
             # In the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included), and
             # run() returns instead of re-raising the signal (see marathon.local.shutdown).
+            # uvicorn logs through cli.setup_logging's handler: its access log (a line per
+            # page poll) and start-up lines only with -v.
             config = uvicorn.Config(
-                app, log_level="info", loop=event_loop.choice(), **limits.UVICORN
+                app, log_config=None, log_level=None, loop=event_loop.choice(), **limits.UVICORN
             )
             server = shutdown.Server(config)
             server.run(sockets=[sock])
@@ -112,11 +115,6 @@ def worker(args: argparse.Namespace) -> int:
                     name=f"worker-{os.getpid()}",
                 )
 
-    if not args.verbose:
-        # Procrastinate logs every job's start and end at INFO: 300 lines a second at 150
-        # emails/s, about 4% of the worker's CPU. What goes wrong still shows: a final failure
-        # (procrastinate, ERROR), a dead letter or a stalled worker's jobs (marathon, WARNING).
-        logging.getLogger("procrastinate.worker").setLevel(logging.WARNING)
     _stop_on_sigterm()  # until procrastinate's own handlers are in place, and after them
     try:
         with stack.running(Settings.from_env()) as s:
@@ -145,7 +143,12 @@ def sandbox(args: argparse.Namespace) -> int:
     tracing.setup(SERVICE_NAME)
     log.info("Resend sandbox on http://%s:%d/ (outbox: /)", host, port)
     try:
-        config = uvicorn.Config(create_sandbox(api_key=args.api_key), loop=event_loop.choice())
+        config = uvicorn.Config(
+            create_sandbox(api_key=args.api_key),
+            log_config=None,  # through cli.setup_logging's handler, like `serve`
+            log_level=None,
+            loop=event_loop.choice(),
+        )
         shutdown.Server(config).run(sockets=[sock])
     finally:
         sock.close()
@@ -154,9 +157,7 @@ def sandbox(args: argparse.Namespace) -> int:
 
 
 def _console() -> Console:
-    # Not a terminal (CI, a pipe): still wide enough for the waterfall and the table.
-    console = Console()
-    return console if console.is_terminal else Console(width=max(console.width, 120))
+    return Console(width=terminal.columns())  # COLUMNS, the terminal's, or a pipe's 120
 
 
 def _show(comparison: compare.Comparison, args: argparse.Namespace) -> None:
@@ -250,7 +251,9 @@ def _scenario(
     scenario = scenario_runner.SCENARIOS[args.scenario]
     if header:  # flags add to the scenario's own knobs
         scenario = replace(scenario, knobs=", ".join(filter(None, [scenario.knobs, header])))
-    log.info("scenario %s: %s", scenario.name, scenario.teaches)
+    if not args.json:  # the lesson's title (stdout stays one JSON document with --json)
+        title = f"scenario {scenario.name}: {scenario.teaches}"
+        print(textwrap.fill(title, terminal.columns() - 1, subsequent_indent="  ") + "\n")
     if args.url:
         if header or args.strategy:
             log.warning("on a running server the scenario runs as defined: flags ignored")

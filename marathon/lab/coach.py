@@ -35,8 +35,6 @@ from marathon.views import terminal, waterfall
 
 __all__ = ["Exercise", "add_parser", "exercises", "main", "run_tests"]
 
-WIDTH = 100
-
 
 @dataclass(frozen=True)
 class Exercise:
@@ -182,7 +180,8 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def _wrap(text: str, indent: str = "  ") -> str:
-    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent)
+    width = min(terminal.columns(), 100) - 1  # prose: short lines read better
+    return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent)
 
 
 def untouched(e: Exercise) -> bool:
@@ -250,7 +249,7 @@ def check(args: argparse.Namespace) -> int:
     if failed["trace"]:
         [w] = waterfall.parse(failed["trace"])
         print("\nYour waterfall (the request this task made):\n")
-        print(textwrap.indent(terminal.text([w], width=WIDTH), "  "), end="")
+        print(textwrap.indent(terminal.text([w], width=terminal.columns() - 2), "  "), end="")
     shape = e.meta / "shape.txt"
     if shape.exists():
         print("\nThe shape the tests expect:\n")

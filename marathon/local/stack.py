@@ -40,7 +40,10 @@ class ThreadedServer:
         # `setting` names what chooses the port, for the message when it is busy.
         self.sock = shutdown.listen(host, port, setting=setting)
         self.host, self.port = self.sock.getsockname()[:2]
-        config.setdefault("log_level", "warning")
+        # uvicorn's lines (access log included) go through the process's own logging set-up
+        # and its levels (cli.setup_logging: quiet by default, everything with -v)
+        config.setdefault("log_config", None)
+        config.setdefault("log_level", None)
         config.setdefault("loop", event_loop.choice())
         self.server = shutdown.Server(uvicorn.Config(app, lifespan="on", **config))
         self.thread = threading.Thread(
