@@ -72,6 +72,9 @@ def test_demo_once_from_a_cold_start(tmp_path: Path) -> None:
     assert "fire-and-forget" in lost.group(1), loss
     assert {"sequential", "wait-until", "queued"} <= set(kept.group(1).split(", ")), loss
     assert "/lesson/1" in loss and "marathon workshop list" in loss and "make notebooks" in loss
+    # The server has exited: no link to it, and the traces are where the page drew them.
+    assert not re.search(r"http://\S+/traces/[0-9a-f]{32}", r.stdout), "a link to a dead server"
+    assert f"this run's traces:         drawn in {page}" in loss
 
 
 def test_serve_help_names_every_endpoint() -> None:

@@ -69,11 +69,16 @@ def _stop_on_sigterm() -> None:
 def serve(args: argparse.Namespace) -> int:
     from marathon.app import create_app
 
+    settings = Settings.from_env()
+    stack.check_ports(settings, args.host, args.port)  # every busy port named at once
     sock = shutdown.listen(args.host, args.port, setting="--port")
     host, port = sock.getsockname()[:2]
     _stop_on_sigterm()  # a signal while PostgreSQL starts still unwinds (and stops it)
     try:
-        with contextlib.suppress(KeyboardInterrupt), stack.running(Settings.from_env()) as s:
+        with (
+            contextlib.suppress(KeyboardInterrupt),
+            stack.running(settings, api_port=args.port) as s,
+        ):
             # Beyond loopback, shared changes need the admin token (`bind_host`).
             settings = s.settings.with_(bind_host=args.host)
             app = create_app(settings, run_scenario=scenario_runner.for_server)
@@ -191,11 +196,14 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> None:
+    settings = Settings.from_env()
+    stack.check_ports(settings, args.host, args.port)  # every busy port named at once
     with (
-        stack.running(Settings.from_env()) as s,
+        stack.running(settings, api_port=args.port) as s,
         stacks.api_server(s.settings, args.host, args.port) as api,
     ):
         comparison = compare.run(api.url)
+        comparison.live = not args.once  # links to a server that is about to exit lead nowhere
         _show(comparison, args)
         page = s.settings.data_dir / "compare.html"
         page.parent.mkdir(parents=True, exist_ok=True)
@@ -203,7 +211,8 @@ def _demo(args: argparse.Namespace) -> None:
         print(f"\nThe same comparison as a page: {page}")
         console = _console()
         console.print(demo_ending.render(demo_ending.run(api.url, s.settings), width=console.width))
-        print(demo_ending.next_steps(api.url, serving=not args.once))
+        where = {"host": args.host, "port": args.port, "page": str(page)}
+        print(demo_ending.next_steps(api.url, serving=not args.once, **where))
         if args.once:
             return
         print(f"\nThe workshop page: {api.url}/  (Ctrl-C to stop)")
