@@ -241,10 +241,9 @@ def check(args: argparse.Namespace) -> int:
         if following:
             print(f"Next: exercise {following[0].number}, {following[0].title}.")
         return 0
-    print(
-        f"Exercise {e.number} · {e.title}: task {failed['task']} of {tasks(results)} fails "
-        f"({failed['test'].split('[')[0].removeprefix('test_').replace('_', ' ')}).\n"
-    )
+    which = failed["test"].split("[")[0].removeprefix("test_").replace("_", " ")
+    heading = f"Exercise {e.number} · {e.title}: task {failed['task']} of {tasks(results)} fails"
+    print(textwrap.fill(f"{heading} ({which}).", terminal.columns() - 1) + "\n")
     print(_wrap(failed["message"] or "The test failed without a message."))
     if failed["trace"]:
         [w] = waterfall.parse(failed["trace"])
