@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -81,6 +82,13 @@ def test_serve_logs_no_page_poll_by_default(pg_url: str, verbose: bool) -> None:
             assert line, "the server stopped:\n" + "".join(lines)
             lines.append(line)
         url = m.group(1)
+        deadline = time.monotonic() + 60  # it says so before its start-up (migrations) is done
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{url}/api/health", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
         for _ in range(3):  # what the page's polling does
             httpx.get(f"{url}/api/traces/{'0' * 32}", timeout=30)
             httpx.get(f"{url}/api/health", timeout=30)
@@ -90,7 +98,7 @@ def test_serve_logs_no_page_poll_by_default(pg_url: str, verbose: bool) -> None:
     logs = "".join(lines) + rest
     polls = [line for line in logs.splitlines() if "GET /api/" in line]
     if verbose:
-        assert len(polls) >= 6 and "uvicorn.access" in _loggers(logs), logs
+        assert len(polls) >= 7 and "uvicorn.access" in _loggers(logs), logs
     else:
         assert polls == [], logs
         assert all(name.startswith("marathon") for name in _loggers(logs)), "only ours"

