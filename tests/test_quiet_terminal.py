@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -51,15 +50,7 @@ def test_verbose_brings_back_the_libraries_and_the_tracebacks() -> None:
     loggers = _loggers(r.stderr)
     assert any(name.startswith("procrastinate") for name in loggers), loggers
     assert "marathon.routes.registrations" in loggers, "the server's own warnings"
-
-
-def test_demo_verbose_shows_the_servers_and_their_access_log(tmp_path: Path) -> None:
-    env = {"MARATHON_DATA_DIR": str(tmp_path), "COLUMNS": "100"}
-    r = run_python("-m", "marathon", "-v", "demo", "--once", "--port", "0", env=env)
-    assert r.returncode == 0, r.stderr
-    loggers = _loggers(r.stderr)
-    assert {"uvicorn.access", "procrastinate.jobs", "marathon.local.postgres"} <= loggers, loggers
-    assert "Lost the email: fire-and-forget" in r.stdout
+    assert {"uvicorn.access", "marathon.local.postgres"} <= loggers, "the servers' own lines"
 
 
 @pytest.mark.parametrize("verbose", [False, True])
