@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -190,11 +191,12 @@ def test_a_demo_that_exits_says_where_to_serve_it_again() -> None:
     text = demo_ending.next_steps(
         "http://127.0.0.1:8300", serving=False, port=8300, page="/data/compare.html"
     )
-    assert "make demo PORT=8300, then http://127.0.0.1:8300/lesson/1" in text, text
+    assert re.search(r"make demo PORT=8300\s+then http://127.0.0.1:8300/lesson/1", text), text
     assert ":8000" not in text
     assert "drawn in /data/compare.html" in text
     shared = demo_ending.next_steps("http://0.0.0.0:8000", serving=False, host="0.0.0.0")
-    assert "marathon demo --host 0.0.0.0 --port 8000, then http://127.0.0.1:8000/lesson/1" in shared
+    assert re.search(r"demo --host 0.0.0.0 --port 8000\s+then http://127.0.0.1:8000/", shared)
+    assert max(len(line) for line in (text + shared).splitlines()) <= 80
     assert "http://127.0.0.1:8300/lesson/1" in demo_ending.next_steps(
         "http://127.0.0.1:8300", serving=True, port=8300
     )

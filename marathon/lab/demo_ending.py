@@ -76,7 +76,7 @@ def next_steps(
         lesson_page, traces = f"{page_url}/lesson/1", []
     else:
         command, url = again(host, port)
-        lesson_page = f"{command}, then {url}/lesson/1"
+        lesson_page = f"{command}\n{'':29}then {url}/lesson/1"  # in 80 columns
         traces = [f"  this run's traces:         drawn in {page}"] if page else []
     return "\n".join(
         [
