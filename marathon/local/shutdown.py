@@ -59,11 +59,11 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _raise(problems: list[str]) -> None:
+def _port_busy(problems: list[str]) -> PortBusy:
     hint = "another marathon, Mailpit, MailHog? 0 picks a free port"
     if len(problems) == 1:
-        raise PortBusy(f"{problems[0]} ({hint})")
-    raise PortBusy(f"{len(problems)} ports are taken ({hint}): " + "; ".join(problems))
+        return PortBusy(f"{problems[0]} ({hint})")
+    return PortBusy(f"{len(problems)} ports are taken ({hint}): " + "; ".join(problems))
 
 
 def listen(host: str, port: int, *, setting: str) -> socket.socket:
@@ -71,8 +71,7 @@ def listen(host: str, port: int, *, setting: str) -> socket.socket:
     try:
         return _bind(host, port)
     except OSError as e:
-        _raise([_busy(host, port, setting, e)])
-        raise  # unreachable: _raise always raises
+        raise _port_busy([_busy(host, port, setting, e)]) from None
 
 
 def check_free(addresses: list[tuple[str, int, str]]) -> None:
@@ -87,7 +86,7 @@ def check_free(addresses: list[tuple[str, int, str]]) -> None:
         except OSError as e:
             problems.append(_busy(host, port, setting, e))
     if problems:
-        _raise(problems)
+        raise _port_busy(problems)
 
 
 class Server(uvicorn.Server):
