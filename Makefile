@@ -25,8 +25,12 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the pinned lock (idempotent)
 
-demo: $(STAMP) ## Run the main demo on embedded defaults (PostgreSQL, Resend sandbox, trace store)
-	$(BIN)/marathon demo
+# The demo's port: `make demo PORT=8300` (its sandbox beside it on PORT+25, unless
+# MARATHON_SANDBOX_PORT says otherwise).
+PORT ?= 8000
+
+demo: $(STAMP) ## Run the main demo on embedded defaults (another port: make demo PORT=8300)
+	$(BIN)/marathon demo --port $(PORT)
 
 test: $(STAMP) ## Set up, then run lint, type checks and the whole test suite
 	$(BIN)/ruff check marathon tests exercises tools

@@ -46,10 +46,16 @@ def test_demo_once_from_a_cold_start(tmp_path: Path) -> None:
     env = {
         "MARATHON_DATA_DIR": str(tmp_path / "data"),
         "MARATHON_SANDBOX_PORT": "0",
-        "COLUMNS": "160",
+        "COLUMNS": "80",
     }
     r = _run("demo", "--once", "--port", "0", env=env)
     assert r.returncode == 0, r.stderr
+    # The lesson only: no server's or library's log line, no traceback, in 80 columns.
+    assert r.stderr == "", r.stderr
+    assert "Traceback" not in r.stdout and " INFO " not in r.stdout
+    page = tmp_path / "data" / "compare.html"
+    wide = [line for line in r.stdout.splitlines() if len(line) > 80 and str(page) not in line]
+    assert wide == [], "wider than COLUMNS"
     rows = [line for line in r.stdout.splitlines() if any(f" {s} " in line for s in STRATEGIES)]
     assert len(rows) >= len(STRATEGIES), r.stdout
     for strategy in STRATEGIES:
@@ -57,7 +63,6 @@ def test_demo_once_from_a_cold_start(tmp_path: Path) -> None:
         assert "yes" in row and "NO" not in row, row
     assert (tmp_path / "data" / "pgdata" / "PG_VERSION").exists(), "data kept for next time"
     assert r.stdout.count("response sent at") == len(STRATEGIES), "one waterfall each"
-    page = tmp_path / "data" / "compare.html"
     assert f"page: {page}" in r.stdout and "<svg" in page.read_text()
     # Then the loss: the shutdown lesson, who lost the email, who kept it, and what next.
     loss = r.stdout.split("And what gets lost?", 1)[1]
@@ -67,6 +72,9 @@ def test_demo_once_from_a_cold_start(tmp_path: Path) -> None:
     assert "fire-and-forget" in lost.group(1), loss
     assert {"sequential", "wait-until", "queued"} <= set(kept.group(1).split(", ")), loss
     assert "/lesson/1" in loss and "marathon workshop list" in loss and "make notebooks" in loss
+    # The server has exited: no link to it, and the traces are where the page drew them.
+    assert not re.search(r"http://\S+/traces/[0-9a-f]{32}", r.stdout), "a link to a dead server"
+    assert f"this run's traces:         drawn in {page}" in loss
 
 
 def test_serve_help_names_every_endpoint() -> None:

@@ -113,8 +113,11 @@ def _shell_lines(text: str) -> list[str]:
 
 @pytest.mark.parametrize("path", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
 def test_shell_commands_exist(path: Path) -> None:
-    """Every `marathon ...` line of a page parses with the real CLI; every `make X` is a target."""
-    targets = set(re.findall(r"^([a-z-]+):", (DOCS.parent / "Makefile").read_text(), re.M))
+    """Every `marathon ...` line of a page parses with the real CLI; every `make X` is a target,
+    every `make X VAR=value` a variable of the Makefile."""
+    makefile = (DOCS.parent / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z-]+):", makefile, re.M))
+    variables = set(re.findall(r"^([A-Z_]+) \?=", makefile, re.M))  # `make demo PORT=8300`
     parser = build_parser()
     for line in _shell_lines(path.read_text()):
         words = shlex.split(line)
@@ -124,7 +127,10 @@ def test_shell_commands_exist(path: Path) -> None:
             except SystemExit:
                 pytest.fail(f"{path.name}: `{line}` is not a valid marathon command")
         elif words[0] == "make":
-            assert set(words[1:]) <= targets, f"{path.name}: `{line}`: no such make target"
+            named = {w for w in words[1:] if "=" not in w}
+            assert named <= targets, f"{path.name}: `{line}`: no such make target"
+            given = {w.split("=")[0] for w in words[1:] if "=" in w}
+            assert given <= variables, f"{path.name}: `{line}`: the Makefile has no such variable"
 
 
 @pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p.name)

@@ -209,12 +209,15 @@ def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str) -> Pa
 
 
 def test_check_coaches_with_the_first_failing_task_and_the_waterfall(
-    checkout: Path, capsys: pytest.CaptureFixture[str]
+    checkout: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     exercise = checkout / "02-wait-until"
     shutil.copy(exercise / ".meta" / "wrong" / "uncalled.py", exercise / "strategy.py")
+    monkeypatch.setenv("COLUMNS", "80")
     assert cli.main(["workshop", "check", "2"]) == 1
     out = capsys.readouterr().out
+    wide = [line for line in out.splitlines() if len(line) > 80]
+    assert wide == [], "the coaching is wider than the terminal"
     assert "task 1 of 5 fails" in out
     assert "Your code raised TypeError: a coroutine was expected" in out
     assert "(strategy.py, line 14: work.wait_until(work.confirm)" in out
@@ -319,3 +322,10 @@ def test_what_one_answer_leaves_in_its_process_cannot_reach_the_next(
     )
     for e, (results, proc) in coach.run_each([by_number[7], by_number[2]], workers=1):
         assert results and not coach.first_failure(results), (e.path.name, proc.stdout[-2000:])
+
+
+def test_every_expected_shape_fits_80_columns_as_the_coach_shows_it() -> None:
+    """`marathon workshop check` prints `.meta/shape.txt` indented by two spaces."""
+    for shape in sorted(ROOT.glob("exercises/*/.meta/shape.txt")):
+        widest = max(len(line) for line in shape.read_text().splitlines())
+        assert widest <= 78, f"{shape.parent.parent.name}: {widest} columns"

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -138,3 +139,64 @@ def test_a_pid_reused_since_the_list_was_written_holds_nothing(tmp_path: Path) -
     an_hour_ago = time.time() - 3600
     os.utime(handles, (an_hour_ago, an_hour_ago))
     assert pg_holders.sweep(tmp_path) == ([], [os.getpid()])
+
+
+def test_every_busy_port_is_named_at_once_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as api, socket.socket() as sandbox:
+        for s in (api, sandbox):
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+        ports = [s.getsockname()[1] for s in (api, sandbox)]
+        env = {
+            "MARATHON_DATA_DIR": str(tmp_path),
+            "MARATHON_SANDBOX_PORT": str(ports[1]),
+            "MARATHON_EMAIL_SANDBOX": "1",
+            "DATABASE_URL": "",
+            "RESEND_API_URL": "",
+        }
+        done = run_python("-m", "marathon", "demo", "--once", "--port", str(ports[0]), env=env)
+    assert done.returncode == 2, done.stderr
+    [error] = [line for line in done.stderr.splitlines() if "ERROR" in line]
+    assert f"port {ports[0]} " in error and "--port" in error, error
+    assert f"port {ports[1]} " in error and "MARATHON_SANDBOX_PORT" in error, error
+    assert not (tmp_path / "pgdata").exists(), "PostgreSQL started before the ports were checked"
+
+
+@pytest.mark.parametrize(
+    ("configured", "api_port", "expected"),
+    [(None, 8000, 8025), (None, 8300, 8325), (None, 0, 0), (9000, 8300, 9000), (0, 8300, 0)],
+)
+def test_the_sandbox_listens_beside_the_api(
+    configured: int | None, api_port: int, expected: int
+) -> None:
+    settings = Settings(sandbox_port=configured)
+    assert settings.sandbox_port_for(api_port) == expected
+
+
+def test_make_demo_takes_a_port() -> None:
+    root = Path(__file__).resolve().parents[1]
+    dry = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "demo", "PORT=8300"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "marathon demo --port 8300" in dry.stdout, dry.stdout
+
+
+def test_a_demo_that_exits_says_where_to_serve_it_again() -> None:
+    from marathon.lab import demo_ending
+
+    text = demo_ending.next_steps(
+        "http://127.0.0.1:8300", serving=False, port=8300, page="/data/compare.html"
+    )
+    assert re.search(r"make demo PORT=8300\s+then http://127.0.0.1:8300/lesson/1", text), text
+    assert ":8000" not in text
+    assert "drawn in /data/compare.html" in text
+    shared = demo_ending.next_steps("http://0.0.0.0:8000", serving=False, host="0.0.0.0")
+    assert re.search(r"demo --host 0.0.0.0 --port 8000\s+then http://127.0.0.1:8000/", shared)
+    assert max(len(line) for line in (text + shared).splitlines()) <= 80
+    assert "http://127.0.0.1:8300/lesson/1" in demo_ending.next_steps(
+        "http://127.0.0.1:8300", serving=True, port=8300
+    )

@@ -169,7 +169,7 @@ def test_help_lists_every_declared_setting() -> None:
     for text in (parser.format_help(), sub.choices["serve"].format_help()):
         missing = [s.env for s in SETTINGS if not re.search(rf"^  {s.env}\s", text, flags=re.M)]
         assert not missing, f"not in --help: {missing}"
-    assert "[8025] port of the embedded sandbox" in ENVIRONMENT_HELP
+    assert "[the API's port + 25] port of the embedded sandbox" in ENVIRONMENT_HELP
 
 
 def test_the_docs_table_is_generated_from_the_declaration() -> None:

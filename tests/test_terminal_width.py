@@ -1,5 +1,6 @@
-"""Terminal output stays readable on a 100-column terminal (a laptop split in two, a projector
-at a large font) and uses the room on a 160-column one: whole words, never "cl… wa…"."""
+"""Terminal output stays readable on an 80- or 100-column terminal (a laptop split in two, a
+projector at a large font) and uses the room on a 160-column one: whole words, never "cl… wa…",
+the legend wrapped rather than cut."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from rich.console import Console, RenderableType
 from marathon.lab import compare
 from marathon.lab.measure import Measurement
 from marathon.lab.scenario_runner import verdict
+from marathon.views import terminal, waterfall
+from marathon.views.waterfall import legend_items
+
+WIDTHS = [80, 100, 160]
 
 FIXTURE = Path(__file__).parent / "fixtures" / "jaeger-trace.json"
 OUTAGE = "POST /emails: 503 Service Unavailable: the email API is down (outage)"
@@ -61,7 +66,7 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[^\s│┃|]+", text))
 
 
-@pytest.mark.parametrize("width", [100, 160])
+@pytest.mark.parametrize("width", WIDTHS)
 def test_the_outcome_table_and_verdicts_keep_whole_words(
     comparison: compare.Comparison, width: int
 ) -> None:
@@ -79,8 +84,38 @@ def test_the_outcome_table_and_verdicts_keep_whole_words(
     assert ("server" in words) is (width >= 120), "the server span goes first when narrow"
 
 
-@pytest.mark.parametrize("width", [100, 160])
+@pytest.mark.parametrize("width", WIDTHS)
 def test_the_whole_comparison_fits(comparison: compare.Comparison, width: int) -> None:
+    comparison.live = True  # with its trace links
     out = _print(compare.render(comparison, width=width), width)
     assert max(len(line) for line in out.splitlines()) <= width
     assert "response sent at" in out and "What the user waited for" in out
+    for run in comparison.runs.values():
+        url = comparison.links(run[0].trace_id)["view"]
+        assert re.search(rf"(^|\s){re.escape(url)}(\s|$)", out, re.M), f"{url} cut:\n{out}"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_waterfall_fits_with_its_whole_legend_and_heading(width: int) -> None:
+    [trace] = json.loads(FIXTURE.read_text())["data"]
+    [w] = waterfall.parse([trace])
+    out = terminal.text([w], width=width)
+    rows = out.splitlines()
+    assert max(len(line) for line in rows) <= width, out
+    flat = " ".join(line.strip() for line in rows)
+    for item in [*legend_items(), "the user waited for it", "ended after the response"]:
+        assert item in flat, f"legend item cut at {width} columns: {item!r}\n{out}"
+    heading = " ".join(line.strip() for line in rows[:2])
+    assert f"{len(w.after_response)} span(s) after it" in heading, out
+    ticks, labels = next((rows[i], rows[i + 1]) for i, r in enumerate(rows) if "╵" in r)
+    shown = re.findall(r"[\d,]+ ms", labels)
+    assert len(shown) == ticks.count("╵") >= 2, f"axis labels run together:\n{labels}"
+    assert re.fullmatch(r"\s*([\d,]+ ms\s+)*[\d,]+ ms", labels), labels
+
+
+@pytest.mark.parametrize(("env", "expected"), [("100", 100), ("160", 160), ("60", 80)])
+def test_every_view_draws_for_columns_never_under_80(
+    monkeypatch: pytest.MonkeyPatch, env: str, expected: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", env)
+    assert terminal.columns() == expected

@@ -112,8 +112,9 @@ def test_compact_labels_keep_their_owners() -> None:
 
 def test_terminal_line_and_marks(fixed: Waterfall) -> None:
     lines = terminal.text([fixed], width=100).splitlines()
-    rows = {ln.split()[0]: ln for ln in lines[1:8]}
-    columns = {ln.index(terminal.RESPONSE) for ln in lines[1:8]}
+    bars = [ln for ln in lines if terminal.RESPONSE in ln][:7]  # under the (wrapped) heading
+    rows = {ln.split()[0]: ln for ln in bars}
+    columns = {ln.index(terminal.RESPONSE) for ln in bars}
     assert len(columns) == 1, "the response line is one straight column"
     [column] = columns
     assert rows["send"].rstrip().endswith("✗")  # failed
@@ -204,5 +205,5 @@ def test_every_view_colours_a_bar_by_what_happened_to_it(fixed: Waterfall) -> No
         hatched = " after" if bar.after_response else ""
         assert f'class="bar {fate(bar)}{hatched}" ' in doc
         assert f".{fate(bar)}{{fill:{colour};" in doc
-    legend = terminal.LEGEND + doc
+    legend = "\n".join(terminal.legend(80)) + doc
     assert all(meaning in legend for _, _, meaning in FATES.values())

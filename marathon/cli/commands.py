@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -68,19 +69,26 @@ def _stop_on_sigterm() -> None:
 def serve(args: argparse.Namespace) -> int:
     from marathon.app import create_app
 
+    settings = Settings.from_env()
+    stack.check_ports(settings, args.host, args.port)  # every busy port named at once
     sock = shutdown.listen(args.host, args.port, setting="--port")
     host, port = sock.getsockname()[:2]
     _stop_on_sigterm()  # a signal while PostgreSQL starts still unwinds (and stops it)
     try:
-        with contextlib.suppress(KeyboardInterrupt), stack.running(Settings.from_env()) as s:
+        with (
+            contextlib.suppress(KeyboardInterrupt),
+            stack.running(settings, api_port=args.port) as s,
+        ):
             # Beyond loopback, shared changes need the admin token (`bind_host`).
             settings = s.settings.with_(bind_host=args.host)
             app = create_app(settings, run_scenario=scenario_runner.for_server)
             log.info("API on http://%s:%d/ (traces: /traces/<id>, /api/services)", host, port)
             # In the main thread: SIGTERM and Ctrl-C shut down gracefully (drain included), and
             # run() returns instead of re-raising the signal (see marathon.local.shutdown).
+            # uvicorn logs through cli.setup_logging's handler: its access log (a line per
+            # page poll) and start-up lines only with -v.
             config = uvicorn.Config(
-                app, log_level="info", loop=event_loop.choice(), **limits.UVICORN
+                app, log_config=None, log_level=None, loop=event_loop.choice(), **limits.UVICORN
             )
             server = shutdown.Server(config)
             server.run(sockets=[sock])
@@ -112,11 +120,6 @@ def worker(args: argparse.Namespace) -> int:
                     name=f"worker-{os.getpid()}",
                 )
 
-    if not args.verbose:
-        # Procrastinate logs every job's start and end at INFO: 300 lines a second at 150
-        # emails/s, about 4% of the worker's CPU. What goes wrong still shows: a final failure
-        # (procrastinate, ERROR), a dead letter or a stalled worker's jobs (marathon, WARNING).
-        logging.getLogger("procrastinate.worker").setLevel(logging.WARNING)
     _stop_on_sigterm()  # until procrastinate's own handlers are in place, and after them
     try:
         with stack.running(Settings.from_env()) as s:
@@ -145,7 +148,12 @@ def sandbox(args: argparse.Namespace) -> int:
     tracing.setup(SERVICE_NAME)
     log.info("Resend sandbox on http://%s:%d/ (outbox: /)", host, port)
     try:
-        config = uvicorn.Config(create_sandbox(api_key=args.api_key), loop=event_loop.choice())
+        config = uvicorn.Config(
+            create_sandbox(api_key=args.api_key),
+            log_config=None,  # through cli.setup_logging's handler, like `serve`
+            log_level=None,
+            loop=event_loop.choice(),
+        )
         shutdown.Server(config).run(sockets=[sock])
     finally:
         sock.close()
@@ -154,9 +162,7 @@ def sandbox(args: argparse.Namespace) -> int:
 
 
 def _console() -> Console:
-    # Not a terminal (CI, a pipe): still wide enough for the waterfall and the table.
-    console = Console()
-    return console if console.is_terminal else Console(width=max(console.width, 120))
+    return Console(width=terminal.columns())  # COLUMNS, the terminal's, or a pipe's 120
 
 
 def _show(comparison: compare.Comparison, args: argparse.Namespace) -> None:
@@ -190,11 +196,14 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> None:
+    settings = Settings.from_env()
+    stack.check_ports(settings, args.host, args.port)  # every busy port named at once
     with (
-        stack.running(Settings.from_env()) as s,
+        stack.running(settings, api_port=args.port) as s,
         stacks.api_server(s.settings, args.host, args.port) as api,
     ):
         comparison = compare.run(api.url)
+        comparison.live = not args.once  # links to a server that is about to exit lead nowhere
         _show(comparison, args)
         page = s.settings.data_dir / "compare.html"
         page.parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +211,8 @@ def _demo(args: argparse.Namespace) -> None:
         print(f"\nThe same comparison as a page: {page}")
         console = _console()
         console.print(demo_ending.render(demo_ending.run(api.url, s.settings), width=console.width))
-        print(demo_ending.next_steps(api.url, serving=not args.once))
+        where = {"host": args.host, "port": args.port, "page": str(page)}
+        print(demo_ending.next_steps(api.url, serving=not args.once, **where))
         if args.once:
             return
         print(f"\nThe workshop page: {api.url}/  (Ctrl-C to stop)")
@@ -250,7 +260,9 @@ def _scenario(
     scenario = scenario_runner.SCENARIOS[args.scenario]
     if header:  # flags add to the scenario's own knobs
         scenario = replace(scenario, knobs=", ".join(filter(None, [scenario.knobs, header])))
-    log.info("scenario %s: %s", scenario.name, scenario.teaches)
+    if not args.json:  # the lesson's title (stdout stays one JSON document with --json)
+        title = f"scenario {scenario.name}: {scenario.teaches}"
+        print(textwrap.fill(title, terminal.columns() - 1, subsequent_indent="  ") + "\n")
     if args.url:
         if header or args.strategy:
             log.warning("on a running server the scenario runs as defined: flags ignored")

@@ -41,8 +41,6 @@ from marathon.views import terminal, waterfall
 
 __all__ = ["Exercise", "add_parser", "exercises", "main", "run_each", "run_tests"]
 
-WIDTH = 100
-
 
 @dataclass(frozen=True)
 class Exercise:
@@ -229,7 +227,8 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def _wrap(text: str, indent: str = "  ") -> str:
-    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent)
+    width = min(terminal.columns(), 100) - 1  # prose: short lines read better
+    return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent)
 
 
 def untouched(e: Exercise) -> bool:
@@ -285,15 +284,14 @@ def check(args: argparse.Namespace) -> int:
         if following:
             print(f"Next: exercise {following[0].number}, {following[0].title}.")
         return 0
-    print(
-        f"Exercise {e.number} · {e.title}: task {failed['task']} of {tasks(results)} fails "
-        f"({failed['test'].split('[')[0].removeprefix('test_').replace('_', ' ')}).\n"
-    )
+    which = failed["test"].split("[")[0].removeprefix("test_").replace("_", " ")
+    heading = f"Exercise {e.number} · {e.title}: task {failed['task']} of {tasks(results)} fails"
+    print(textwrap.fill(f"{heading} ({which}).", terminal.columns() - 1) + "\n")
     print(_wrap(failed["message"] or "The test failed without a message."))
     if failed["trace"]:
         [w] = waterfall.parse(failed["trace"])
         print("\nYour waterfall (the request this task made):\n")
-        print(textwrap.indent(terminal.text([w], width=WIDTH), "  "), end="")
+        print(textwrap.indent(terminal.text([w], width=terminal.columns() - 2), "  "), end="")
     shape = e.meta / "shape.txt"
     if shape.exists():
         print("\nThe shape the tests expect:\n")

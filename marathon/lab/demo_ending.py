@@ -21,7 +21,7 @@ from rich.text import Text
 from marathon.lab import compare, scenario_runner, stacks
 from marathon.service.settings import Settings
 
-__all__ = ["SCENARIO", "next_steps", "render", "run"]
+__all__ = ["SCENARIO", "again", "next_steps", "render", "run"]
 
 SCENARIO = "shutdown-mid-flight"
 
@@ -54,15 +54,36 @@ def render(c: compare.Comparison, *, width: int = 110) -> RenderableType:
     return Group(heading, compare.table(c, width=width), compare.verdicts(c), verdict)
 
 
-def next_steps(page_url: str, *, serving: bool) -> str:
-    lesson_page = (
-        f"{page_url}/lesson/1" if serving else "make demo, then http://127.0.0.1:8000/lesson/1"
-    )
+def again(host: str, port: int) -> tuple[str, str]:
+    """The command that serves the demo again where this one listened, and that address (a
+    free port this time, `--port 0`, is the default one next time)."""
+    port = port or 8000
+    if host != "127.0.0.1":
+        command = f".venv/bin/marathon demo --host {host} --port {port}"
+    else:
+        command = "make demo" + (f" PORT={port}" if port != 8000 else "")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # where a browser here reaches it
+    return command, f"http://{shown}:{port}"
+
+
+def next_steps(
+    page_url: str, *, serving: bool, host: str = "127.0.0.1", port: int = 8000, page: str = ""
+) -> str:
+    """Where to go next. `page_url`: the API this run served; once it has exited (`serving`
+    False, its traces gone with it), the command that serves it again, and `page`, where this
+    run's traces are drawn."""
+    if serving:
+        lesson_page, traces = f"{page_url}/lesson/1", []
+    else:
+        command, url = again(host, port)
+        lesson_page = f"{command}\n{'':29}then {url}/lesson/1"  # in 80 columns
+        traces = [f"  this run's traces:         drawn in {page}"] if page else []
     return "\n".join(
         [
             "",
             "What next:",
             f"  the lesson, step by step:  {lesson_page}",
+            *traces,
             "  a failure on demand:       .venv/bin/marathon compare --scenario email-outage",
             "                             (every scenario: .venv/bin/marathon scenarios)",
             "  the notebooks:             make notebooks",

@@ -367,7 +367,8 @@ class Lab:
 
     def _capture_logs(self) -> None:
         root = logging.getLogger()
-        chatty = [logging.getLogger(n) for n in ("httpx", "httpcore")]  # a line per request
+        # a line per request; uvicorn (its access log, its start-up) follows these levels
+        chatty = [logging.getLogger(n) for n in ("httpx", "httpcore", "uvicorn")]
         self._logging_before = [(root, root.level), *((c, c.level) for c in chatty)]
         root.addHandler(self.logs)
         root.setLevel(logging.INFO)

@@ -29,7 +29,7 @@ import uvicorn
 
 from marathon import tracing
 
-__all__ = ["PortBusy", "Server", "finish", "listen", "stop_signals"]
+__all__ = ["PortBusy", "Server", "check_free", "finish", "listen", "stop_signals"]
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +40,53 @@ class PortBusy(Exception):
     """The port is taken; the message says which setting picks another."""
 
 
-def listen(host: str, port: int, *, setting: str) -> socket.socket:
-    """A bound TCP socket; port 0 picks a free one. A busy port raises `PortBusy`."""
+def _busy(host: str, port: int, setting: str, e: OSError) -> str:
+    if e.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is already in use: choose another with {setting}"
+    return f"cannot listen on {host}:{port} ({e.strerror}): see {setting}"
+
+
+def _bind(host: str, port: int) -> socket.socket:
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say TCP, and
     # without it Nagle's algorithm adds ~40 ms (a delayed ACK) to every response.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as e:
+    except OSError:
         sock.close()
-        if e.errno == errno.EADDRINUSE:
-            raise PortBusy(
-                f"port {port} on {host} is already in use (another marathon, Mailpit, MailHog?):"
-                f" choose another with {setting} (0 picks a free port)"
-            ) from None
-        raise PortBusy(f"cannot listen on {host}:{port} ({e.strerror}): see {setting}") from None
+        raise
     return sock
+
+
+def _port_busy(problems: list[str]) -> PortBusy:
+    hint = "another marathon, Mailpit, MailHog? 0 picks a free port"
+    if len(problems) == 1:
+        return PortBusy(f"{problems[0]} ({hint})")
+    return PortBusy(f"{len(problems)} ports are taken ({hint}): " + "; ".join(problems))
+
+
+def listen(host: str, port: int, *, setting: str) -> socket.socket:
+    """A bound TCP socket; port 0 picks a free one. A busy port raises `PortBusy`."""
+    try:
+        return _bind(host, port)
+    except OSError as e:
+        raise _port_busy([_busy(host, port, setting, e)]) from None
+
+
+def check_free(addresses: list[tuple[str, int, str]]) -> None:
+    """Before anything starts: every (host, port, setting) can be listened on, or one
+    `PortBusy` names each busy port and the setting that moves it."""
+    problems = []
+    for host, port, setting in addresses:
+        if port == 0:
+            continue
+        try:
+            _bind(host, port).close()  # bound, never listening: the port is free again at once
+        except OSError as e:
+            problems.append(_busy(host, port, setting, e))
+    if problems:
+        raise _port_busy(problems)
 
 
 class Server(uvicorn.Server):

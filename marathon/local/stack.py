@@ -20,7 +20,7 @@ from marathon.local import event_loop, postgres, shutdown
 from marathon.local.sandbox import create_sandbox
 from marathon.service.settings import Settings
 
-__all__ = ["Stack", "ThreadedServer", "running"]
+__all__ = ["Stack", "ThreadedServer", "check_ports", "running"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,10 @@ class ThreadedServer:
         # `setting` names what chooses the port, for the message when it is busy.
         self.sock = shutdown.listen(host, port, setting=setting)
         self.host, self.port = self.sock.getsockname()[:2]
-        config.setdefault("log_level", "warning")
+        # uvicorn's lines (access log included) go through the process's own logging set-up
+        # and its levels (cli.setup_logging: quiet by default, everything with -v)
+        config.setdefault("log_config", None)
+        config.setdefault("log_level", None)
         config.setdefault("loop", event_loop.choice())
         self.server = shutdown.Server(uvicorn.Config(app, lifespan="on", **config))
         self.thread = threading.Thread(
@@ -80,9 +83,22 @@ class Stack:
     sandbox: ThreadedServer | None
 
 
+def check_ports(settings: Settings, host: str, port: int) -> None:
+    """Before anything starts: the API's port and the embedded sandbox's (beside it) are
+    free, or one `PortBusy` names every busy one."""
+    ports = [(host, port, "--port")]
+    if settings.needs_embedded_sandbox:
+        ports.append(("127.0.0.1", settings.sandbox_port_for(port), "MARATHON_SANDBOX_PORT"))
+    shutdown.check_free(ports)
+
+
 @contextmanager
-def running(settings: Settings, *, ephemeral_db: bool = False) -> Iterator[Stack]:
-    """The database and the email API the settings ask for, started where needed."""
+def running(
+    settings: Settings, *, ephemeral_db: bool = False, api_port: int = 8000
+) -> Iterator[Stack]:
+    """The database and the email API the settings ask for, started where needed; the
+    sandbox beside the API's port (`Settings.sandbox_port_for`)."""
+    sandbox_port = settings.sandbox_port_for(api_port)
     with ExitStack() as stack:
         if not settings.database_url:
             url = stack.enter_context(
@@ -92,9 +108,7 @@ def running(settings: Settings, *, ephemeral_db: bool = False) -> Iterator[Stack
         sandbox = None
         if settings.needs_embedded_sandbox:
             sandbox = stack.enter_context(
-                ThreadedServer(
-                    create_sandbox(), port=settings.sandbox_port, setting="MARATHON_SANDBOX_PORT"
-                )
+                ThreadedServer(create_sandbox(), port=sandbox_port, setting="MARATHON_SANDBOX_PORT")
             )
             settings = settings.with_(resend_api_url=sandbox.url)
             log.info("Resend sandbox on %s (outbox: %s/)", sandbox.url, sandbox.url)

@@ -21,6 +21,7 @@ __all__ = ["SANDBOX_API_KEY", "SETTINGS", "Setting", "Settings", "read"]
 # Any key of Resend's shape is accepted by the sandbox; this one says where it came from.
 SANDBOX_API_KEY = "re_sandbox_marathon"
 RESEND_DEFAULT_URL = "https://api.resend.com"
+SANDBOX_OFFSET = 25  # the sandbox beside the API: 8025 beside 8000
 
 
 # Parsers: (variable, its non-empty value) -> the field's value; None keeps the field's default.
@@ -132,8 +133,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "MARATHON_SANDBOX_PORT",
-        "`8025`",
-        "port of the embedded sandbox; `0` picks a free one",
+        "the API's port + 25",
+        "port of the embedded sandbox: unset, beside the API's `--port` (`8025` beside `8000`, "
+        "`8325` beside `8300`, a free one beside `0`); `0` picks a free one",
         field="sandbox_port",
         parse=_int,
     ),
@@ -268,7 +270,7 @@ class Settings:
     resend_api_url: str | None = None
     email_sandbox: bool | None = None
     email_from: str = "Marathon <registrations@marathon.test>"
-    sandbox_port: int = 8025
+    sandbox_port: int | None = None  # None: beside the API's port (`sandbox_port_for`)
     service_name: str = "marathon-api"
     trace_limit: int = 200
     jaeger_ui_url: str | None = None
@@ -311,6 +313,13 @@ class Settings:
         if not self.resend_api_key:
             raise ValueError("MARATHON_EMAIL_SANDBOX=0 needs RESEND_API_KEY")
         return self.resend_api_key
+
+    def sandbox_port_for(self, api_port: int = 8000) -> int:
+        """Where the embedded sandbox listens: MARATHON_SANDBOX_PORT, else the API's port + 25,
+        so a second demo on another port takes a sandbox port of its own."""
+        if self.sandbox_port is not None:
+            return self.sandbox_port
+        return api_port + SANDBOX_OFFSET if 0 < api_port <= 65535 - SANDBOX_OFFSET else 0
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,11 +1,14 @@
 """Waterfalls in the terminal, on one shared time axis, with the moment of the response marked.
 
 `text()` gives plain text (golden files, logs); `render()` the same lines styled for rich.
+Every terminal view is drawn for `columns()`: the one width rule.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import shutil
 from collections.abc import Sequence
 
 from rich.console import Group
@@ -24,23 +27,36 @@ from marathon.views.waterfall import (
     wrap,
 )
 
-__all__ = ["LEGEND", "lines", "render", "text"]
+__all__ = ["MIN_WIDTH", "columns", "legend", "lines", "render", "text"]
 
 WAITED, AFTER, RESPONSE = "█", "▒", "│"
+# The narrowest terminal every view fits (a laptop split in two, a projector at a large font);
+# a pipe or CI without COLUMNS gets PIPE_WIDTH, room for the whole table.
+MIN_WIDTH, PIPE_WIDTH = 80, 120
 
 
-LEGEND = "\n".join(
-    wrap(
-        [
-            f"{WAITED} the user waited for it",
-            f"{AFTER} {AFTER_MARK} ended after the response",
-            f"{RESPONSE} response sent",
-            "colour: " + " · ".join(f"{name} {meaning}" for _, name, meaning in FATES.values()),
-            *(item for item in legend_items() if not item.startswith(AFTER_MARK)),
-        ],
-        100,
+def columns() -> int:
+    """The width terminal output is drawn for: `COLUMNS` if set, else the terminal's, else
+    `PIPE_WIDTH`; never under `MIN_WIDTH`."""
+    return max(MIN_WIDTH, shutil.get_terminal_size((PIPE_WIDTH, 24)).columns)
+
+
+def legend(width: int) -> list[str]:
+    """The marks' meanings, wrapped between items (never cut) to `width`; the colours on lines
+    of their own, so a narrow terminal keeps them together."""
+    marks = [f"{WAITED} the user waited for it", f"{AFTER} {AFTER_MARK} ended after the response"]
+    colours = [
+        ("colour: " if i == 0 else "") + f"{name} {meaning}"
+        for i, (_, name, meaning) in enumerate(FATES.values())
+    ]
+    rest = [item for item in legend_items() if not item.startswith(AFTER_MARK)]
+    return (
+        wrap([*marks, f"{RESPONSE} response sent"], width)
+        + wrap(colours, width)
+        + wrap(rest, width)
     )
-)
+
+
 LABEL, DURATION = 37, 14
 
 Segment = tuple[str, str]  # (text, rich style)
@@ -81,23 +97,45 @@ def _row(
     return segments
 
 
-def _title(w: Waterfall) -> str:
-    sent = f"response sent at {w.response_ms:,.0f} ms" if w.response_ms is not None else ""
-    after = f", {len(w.after_response)} span(s) after it" if w.after_response else ""
+def _title(w: Waterfall, width: int) -> list[str]:
+    """The waterfall's heading, wrapped between its clauses (never inside one)."""
+    clauses = [f"{w.title} · trace {w.trace_id[:12]}…"]
+    if w.response_ms is not None:
+        clauses.append(f"response sent at {w.response_ms:,.0f} ms")
+    if w.after_response:
+        clauses.append(f"{len(w.after_response)} span(s) after it")
     fates = [fate(b) for b in w.failed]
-    lost = "".join(f", {fates.count(f)} {f}" for f in ("failed", "cancelled") if f in fates)
-    return f"{w.title} · trace {w.trace_id[:12]}… · {sent}{after}{lost}"
+    clauses += [f"{fates.count(f)} {f}" for f in ("failed", "cancelled") if f in fates]
+    lines = [clauses[0] + (" ·" if len(clauses) > 1 else "")]
+    for i, clause in enumerate(clauses[1:], start=1):
+        clause += "," if i < len(clauses) - 1 else ""
+        if len(lines[-1]) + 1 + len(clause) <= width:
+            lines[-1] += " " + clause
+        else:
+            lines.append("  " + clause)
+    return lines
+
+
+def _ticks(axis_ms: float, cols: int, ticks: int) -> list[tuple[int, str, int]]:
+    """(column, label, where the label starts) of each tick."""
+    out = []
+    for t in range(ticks + 1):
+        col = round(t * (cols - 1) / ticks)
+        label = f"{axis_ms * t / ticks:,.0f} ms"
+        out.append((col, label, max(0, min(col - len(label) // 2, cols + 12 - len(label)))))
+    return out
 
 
 def _axis(axis_ms: float, cols: int) -> list[list[Segment]]:
-    ticks = 4
+    # As many ticks as fit (at most 4) with a space between their labels: "0 ms  127 ms".
+    for ticks in (4, 3, 2, 1):
+        placed = _ticks(axis_ms, cols, ticks)
+        if all(b[2] > a[2] + len(a[1]) for a, b in itertools.pairwise(placed)):
+            break
     marks = [" "] * cols
     labels = [" "] * (cols + 12)
-    for t in range(ticks + 1):
-        col = round(t * (cols - 1) / ticks)
+    for col, label, start in placed:
         marks[col] = "╵"
-        label = f"{axis_ms * t / ticks:,.0f} ms"
-        start = max(0, min(col - len(label) // 2, cols + 12 - len(label)))
         labels[start : start + len(label)] = label
     pad = " " * LABEL
     return [[(pad + "".join(marks), "dim")], [(pad + "".join(labels).rstrip(), "dim")]]
@@ -112,11 +150,11 @@ def lines(
     out: list[list[Segment]] = []
     for w in waterfalls:
         service = next((b.service for b in w.bars if b.request), "")
-        out.append([(_title(w), "bold")])
+        out.extend([(line, "bold")] for line in _title(w, width - 1))
         out.extend(_row(b, service, w.response_ms, axis, cols) for b in w.bars)
         out.append([("", "")])
     out.extend(_axis(axis, cols))
-    out.extend([(line, "dim")] for line in LEGEND.splitlines())
+    out.extend([(line, "dim")] for line in legend(width - 1))
     return out
 
 
