@@ -26,7 +26,8 @@ import json
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 
 from marathon.service.instructor import is_loopback
 from marathon.service.settings import Settings
@@ -104,34 +105,30 @@ def refusal(settings: Settings, method: str, headers: dict[str, str]) -> tuple[i
     return None
 
 
-def _problem(status: int, detail: str) -> tuple[dict[str, object], bytes]:
-    body = json.dumps({"status_code": status, "detail": detail}).encode()
-    start = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-    }
-    return start, body
-
-
 def guard(settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
     """ASGI middleware: refuse (421/403, a JSON problem naming the reason) before the app."""
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http":
-                # The last of repeated headers wins, as in Litestar's own parsing.
+            if scope["type"] == ScopeType.HTTP:
+                # The last of repeated headers wins: no browser repeats Host or Origin.
                 headers = {
                     k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
                 }
                 refused = refusal(settings, scope["method"], headers)
                 if refused:
-                    start, body = _problem(*refused)
-                    await send(start)  # type: ignore[arg-type]
-                    await send({"type": "http.response.body", "body": body})
+                    status, detail = refused
+                    body = json.dumps({"status_code": status, "detail": detail}).encode()
+                    start: HTTPResponseStartEvent = {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                    await send(start)
+                    await send({"type": "http.response.body", "body": body, "more_body": False})
                     return
             await app(scope, receive, send)
 
