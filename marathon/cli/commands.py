@@ -145,7 +145,9 @@ def sandbox(args: argparse.Namespace) -> int:
     tracing.setup(SERVICE_NAME)
     log.info("Resend sandbox on http://%s:%d/ (outbox: /)", host, port)
     try:
-        config = uvicorn.Config(create_sandbox(api_key=args.api_key), loop=event_loop.choice())
+        config = uvicorn.Config(
+            create_sandbox(api_key=args.api_key, bind_host=args.host), loop=event_loop.choice()
+        )
         shutdown.Server(config).run(sockets=[sock])
     finally:
         sock.close()
