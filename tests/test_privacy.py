@@ -74,9 +74,12 @@ def test_a_loopback_sandbox_shows_everything(sandbox: ThreadedServer) -> None:
 
 async def _client(app: object) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with app.lifespan(), httpx.AsyncClient(  # type: ignore[attr-defined]
-        transport=transport, base_url="http://127.0.0.1"
-    ) as c:
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(  # type: ignore[attr-defined]
+            transport=transport, base_url="http://127.0.0.1"
+        ) as c,
+    ):
         yield c
 
 
