@@ -21,7 +21,7 @@ from marathon.background import Background
 from marathon.routes import ROUTES
 from marathon.routes.registrations import registration_endpoint
 from marathon.scenarios import ScenarioRunner
-from marathon.service import email, queue
+from marathon.service import email, queue, same_origin
 from marathon.service.settings import Settings
 from marathon.service.status_watch import StatusWatch
 from marathon.strategies import STRATEGIES, Strategy, Work
@@ -158,7 +158,8 @@ def create_app(
         lifespan=[lifespan],
         # Leave the root logger to the command line (Litestar would install its own format).
         logging_config=LoggingConfig(configure_root_logger=False),
-        middleware=[quiet_untraced],
+        # First: a request from another site's page is refused before anything runs.
+        middleware=[same_origin.guard(settings), quiet_untraced],
         plugins=plugins,
         state=State(
             {

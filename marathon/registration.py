@@ -26,10 +26,27 @@ _FIELDS = {
 }
 
 
+# NUL and other control or format characters (Unicode Cc, Cf, Cs), and the line and paragraph
+# separators (Zl: U+2028, Zp: U+2029): PostgreSQL refuses NUL, the separators break a line as
+# a newline does, and the others hide text from the people who read it.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
 def _has_control(value: str) -> bool:
-    """NUL and other control or format characters (Unicode Cc, Cf, Cs): PostgreSQL refuses
-    NUL, and the others hide text from the people who read it."""
-    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value)
+    return any(unicodedata.category(c) in REFUSED_CATEGORIES for c in value)
+
+
+def refused_ranges() -> str:
+    """The refused characters of the Basic Multilingual Plane as a regex class's body
+    (`\\u0000-\\u001f...`), for the OpenAPI schema's pattern: one rule, the server's."""
+    ranges: list[list[int]] = []
+    for code in range(0x10000):
+        if unicodedata.category(chr(code)) in REFUSED_CATEGORIES:
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
 
 
 @dataclass(frozen=True)
@@ -83,7 +100,7 @@ def parse(body: Any) -> Runner | list[FieldError]:
         elif len(value) > max_len:
             errors.append(FieldError(key, f"must be at most {max_len} characters"))
         elif _has_control(value):
-            errors.append(FieldError(key, "must not contain control characters"))
+            errors.append(FieldError(key, "must not contain control characters or line breaks"))
         else:
             values[attr] = value.strip()
     if "email" in values and (why := addresses.problem(values["email"])):

@@ -82,7 +82,9 @@ async def test_header_abuse_is_refused_while_others_register(
 def _stream(api: ThreadedServer, runner_id: str) -> tuple[socket.socket, int]:
     """A status stream on a raw socket, once its first event is in (or its 503)."""
     s = socket.create_connection((api.host, api.port), timeout=30)
-    s.sendall(f"GET /api/registrations/{runner_id}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    s.sendall(
+        f"GET /api/registrations/{runner_id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    )
     head = s.recv(4096)
     status = int(head.split()[1])
     while status == 200 and b"data:" not in head:  # its watcher is counted from here on

@@ -167,7 +167,10 @@ async def test_refused_after_the_insert_the_queue_confirms_it(
     answer says the runner is registered, and the email still comes, once."""
     app = create_app(settings, strategies={"exercise": STRATEGIES["wait-until"]})
     transport = httpx.ASGITransport(app=app)
-    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c,
+    ):
         share(wait_until_max_pending=1)
         await _occupy(c, "exercise")
         body = fake.runner()

@@ -55,7 +55,7 @@ def api(app: Litestar) -> Iterator[ThreadedServer]:
 
 def test_a_client_too_slow_with_its_headers_gets_408(api: ThreadedServer) -> None:
     with socket.create_connection((api.host, api.port), timeout=10) as slow:
-        slow.sendall(b"POST /api/marathon/sequential HTTP/1.1\r\nHost: x\r\n")
+        slow.sendall(b"POST /api/marathon/sequential HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         # Meanwhile a well-behaved client is served as usual.
         r = httpx.post(
             f"{api.url}/api/marathon/sequential",
@@ -77,7 +77,9 @@ def test_an_idle_connection_is_closed_too(api: ThreadedServer) -> None:
 
 def _open_stream(api: ThreadedServer, runner_id: str) -> socket.socket:
     s = socket.create_connection((api.host, api.port), timeout=10)
-    s.sendall(f"GET /api/registrations/{runner_id}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    s.sendall(
+        f"GET /api/registrations/{runner_id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    )
     assert s.recv(4096).startswith(b"HTTP/1.1 200"), "streaming"
     return s
 

@@ -49,7 +49,10 @@ async def test_every_email_goes_over_one_kept_alive_connection_and_is_traced(
     )
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c,
+    ):
         shared = email.PooledClient().client()
         assert shared is not None, "the lifespan opens this loop's client"
         for strategy in ("sequential", "wait-until", "queued", "sequential", "wait-until"):

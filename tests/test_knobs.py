@@ -92,7 +92,10 @@ async def test_bad_runtime_knobs_are_a_400(client: httpx.AsyncClient, body: obje
 async def locked(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app: Litestar = create_app(settings.with_(knobs_mutable=False))
     transport = httpx.ASGITransport(app=app)
-    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c,
+    ):
         yield c
 
 

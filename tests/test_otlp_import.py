@@ -125,7 +125,10 @@ async def test_beyond_loopback_it_needs_the_instructors_token(settings: Settings
     made = _made()
     body = encode_spans(made).SerializeToString()
     transport = httpx.ASGITransport(app=app)
-    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c,
+    ):
         r = await c.post("/v1/traces", content=body, headers=PROTOBUF)
         assert r.status_code == 401
         assert not tracing.STORE.spans(made[0].context.trace_id)

@@ -42,6 +42,7 @@ SAMPLES = {
     "_flag": "1",
     "_on_off": "off",
     "_positive": "3",
+    "_names": "class.example, Lab.Example.",
 }
 
 

@@ -29,7 +29,8 @@ app = create_app(Settings(database_url=sys.argv[1], resend_api_url=sys.argv[2],
 
 async def main():
     transport = httpx.ASGITransport(app=app)
-    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    client = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+    async with app.lifespan(), client as c:
         r = await c.post("/api/marathon/wait-until", json=fake.runner(),
                          headers={"Marathon-Knobs": "db_latency_ms=0, email_latency_ms=0"})
         traces = (await c.get("/api/traces?service=marathon-api")).json()

@@ -149,7 +149,7 @@ def sandbox(args: argparse.Namespace) -> int:
     log.info("Resend sandbox on http://%s:%d/ (outbox: /)", host, port)
     try:
         config = uvicorn.Config(
-            create_sandbox(api_key=args.api_key),
+            create_sandbox(api_key=args.api_key, bind_host=args.host),
             log_config=None,  # through cli.setup_logging's handler, like `serve`
             log_level=None,
             loop=event_loop.choice(),

@@ -7,6 +7,11 @@ outbox (`GET /outbox` as JSON, `GET /` as a page) so learners can check what was
 It plays out the email knobs: the API forwards its knobs with every call in the `Marathon-Knobs`
 header (without it, the sandbox's own environment applies). Latency is the time until the email
 is accepted: a client that hangs up before then has sent nothing, as with a real network.
+
+Bound beyond loopback (the compose stack), the outbox holds every runner's address: its
+changes (`DELETE /outbox`) need the instructor's token (`marathon.service.instructor`), and
+others see it masked (`marathon.service.privacy`). The same guard as the API's refuses other
+sites' pages (`marathon.service.same_origin`).
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from marathon import knobs, tracing
-from marathon.service import delay
+from marathon.service import delay, privacy, same_origin
+from marathon.service.instructor import is_instructor, require_admin
+from marathon.service.settings import Settings
 
 __all__ = ["Outbox", "create_sandbox"]
 
@@ -203,35 +210,46 @@ async def get_email(
     email = state.outbox.emails.get(email_id)
     if email is None:
         return _error(404, "not_found", "Email not found.")
+    if not (is_instructor(request) or state.api_key):  # any `re_` key is no secret
+        return Response(
+            {k: v for k, v in privacy.outbox_entry(email).items() if k != "idempotency_key"}
+        )
     return Response({k: v for k, v in email.items() if k != "idempotency_key"})
 
 
-def _outbox_list(state: State, idempotency_key: str | None) -> list[dict[str, Any]]:
-    emails = reversed(list(state.outbox.emails.values()))
-    return [e for e in emails if idempotency_key is None or e["idempotency_key"] == idempotency_key]
+def _outbox_list(
+    request: Request[Any, Any, State], idempotency_key: str | None
+) -> list[dict[str, Any]]:
+    """Newest first; masked unless the instructor asks (`privacy`)."""
+    emails = reversed(list(request.app.state.outbox.emails.values()))
+    found = [
+        e for e in emails if idempotency_key is None or e["idempotency_key"] == idempotency_key
+    ]
+    return found if is_instructor(request) else [privacy.outbox_entry(e) for e in found]
 
 
 @get("/outbox")
 async def outbox_json(
-    state: State, idempotency_key: FromQuery[str | None] = None
+    request: Request[Any, Any, State], idempotency_key: FromQuery[str | None] = None
 ) -> dict[str, Any]:
     """Delivered emails, newest first; `?idempotency_key=` narrows to one registration."""
-    emails = _outbox_list(state, idempotency_key)
+    emails = _outbox_list(request, idempotency_key)
     return {"object": "list", "count": len(emails), "data": emails}
 
 
 @delete("/outbox", status_code=204)
-async def clear_outbox(state: State) -> None:
+async def clear_outbox(request: Request[Any, Any, State], state: State) -> None:
+    require_admin(request)
     state.outbox.emails.clear()
     state.outbox.keys.clear()
 
 
 @get("/", media_type="text/html")
-async def outbox_page(state: State) -> str:
+async def outbox_page(request: Request[Any, Any, State], state: State) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(e['created_at'][11:23])}</td><td>{html.escape(', '.join(e['to']))}"
         f"</td><td>{html.escape(e['subject'])}</td><td><code>{html.escape(e['id'])}</code></td></tr>"
-        for e in _outbox_list(state, None)
+        for e in _outbox_list(request, None)
     )
     return (
         "<!doctype html><html lang=en><meta charset=utf-8><title>Resend sandbox outbox</title>"
@@ -249,10 +267,16 @@ async def health() -> dict[str, str]:
 
 
 def create_sandbox(
-    *, defaults: knobs.Knobs | None = None, api_key: str | None = None, traced: bool | None = None
+    *,
+    defaults: knobs.Knobs | None = None,
+    api_key: str | None = None,
+    traced: bool | None = None,
+    bind_host: str = "127.0.0.1",
 ) -> Litestar:
     """The sandbox app. `api_key` set: only that key is accepted; else any `re_...` key.
-    `traced` defaults to whether tracing is on (`tracing.enabled()`)."""
+    `traced` defaults to whether tracing is on (`tracing.enabled()`). `bind_host`: where it
+    listens; beyond loopback its outbox is the instructor's (`MARATHON_ADMIN_TOKEN`)."""
+    settings = Settings.from_env().with_(bind_host=bind_host)
     plugins = []
     if tracing.enabled() if traced is None else traced:
         config = OpenTelemetryConfig(
@@ -265,8 +289,14 @@ def create_sandbox(
     return Litestar(
         route_handlers=[send_email, get_email, outbox_json, clear_outbox, outbox_page, health],
         state=State(
-            {"outbox": Outbox(), "knobs": defaults or knobs.from_env(), "api_key": api_key}
+            {
+                "outbox": Outbox(),
+                "knobs": defaults or knobs.from_env(),
+                "api_key": api_key,
+                "settings": settings,
+            }
         ),
+        middleware=[same_origin.guard(settings)],
         # Leave the root logger to the command line (Litestar would install its own format).
         logging_config=LoggingConfig(configure_root_logger=False),
         plugins=plugins,

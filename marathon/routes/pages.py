@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from litestar import MediaType, get
+from litestar import MediaType, Request, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -23,7 +23,8 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from marathon import knobs
 from marathon.registration import DISTANCES
 from marathon.scenarios import SCENARIOS
-from marathon.service import fake
+from marathon.service import fake, privacy
+from marathon.service.instructor import is_instructor
 from marathon.service.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES
 from marathon.views import lesson_steps
@@ -201,15 +202,11 @@ async def fake_runner() -> dict[str, Any]:
     return fake.runner()
 
 
-def _mask(address: str) -> str:
-    """`ada.lovelace.1f2e@example.com` -> `a…@example.com`: enough to recognise, no more."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}…@{domain}"
-
-
 @get("/registrations", media_type=MediaType.HTML)
-async def registrations_page(state: State) -> str:
-    """The last 50 registrations, from the database, with their confirmation's state."""
+async def registrations_page(request: Request[Any, Any, State], state: State) -> str:
+    """The last 50 registrations, from the database, with their confirmation's state (what
+    others may see of them: `privacy`)."""
+    full = is_instructor(request)
     async with state.db.pool.connection() as conn:
         cur = await conn.execute(
             "SELECT r.id, r.email, r.distance, r.created_at, c.state, c.attempts FROM runners r"
@@ -217,7 +214,8 @@ async def registrations_page(state: State) -> str:
         )
         rows = await cur.fetchall()
     body = "".join(
-        f"<tr><td><code>{rid}</code></td><td>{escape(_mask(mail))}</td><td>{dist}</td>"
+        f"<tr><td><code>{privacy.runner_id(rid, full=full)}</code></td>"
+        f"<td>{escape(privacy.email(mail, full=full))}</td><td>{dist}</td>"
         f"<td>{created:%H:%M:%S}</td><td>{escape(st or 'not queued')}</td><td>{att or ''}</td></tr>"
         for rid, mail, dist, created, st, att in rows
     )
@@ -231,8 +229,9 @@ async def registrations_page(state: State) -> str:
 
 
 @get("/outbox", media_type=MediaType.HTML)
-async def outbox_page(state: State) -> str:
+async def outbox_page(request: Request[Any, Any, State], state: State) -> str:
     """What the email API really delivered (the sandbox's outbox, through the app)."""
+    full = is_instructor(request)
     settings: Settings = state.settings
     if not settings.uses_sandbox:
         return _layout("Outbox", "<h1>Outbox</h1><p>Real Resend: see its dashboard.</p>")
@@ -240,8 +239,9 @@ async def outbox_page(state: State) -> str:
         async with httpx.AsyncClient(timeout=5) as client:
             emails = (await client.get(f"{settings.email_api_url}/outbox")).json()["data"][:100]
     body = "".join(
-        f"<tr><td>{escape(e['created_at'][11:19])}</td><td>{escape(_mask(e['to'][0]))}</td>"
-        f"<td>{escape(e['subject'])}</td><td><code>{escape(e['idempotency_key'] or '')}</code>"
+        f"<tr><td>{escape(e['created_at'][11:19])}</td>"
+        f"<td>{escape(privacy.email(e['to'][0], full=full))}</td><td>{escape(e['subject'])}</td>"
+        f"<td><code>{escape(privacy.runner_id(e['idempotency_key'] or '', full=full))}</code>"
         "</td></tr>"
         for e in emails
     )

@@ -14,19 +14,24 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
+from marathon import registration
 from marathon.registration import DISTANCES, MAX_BODY_BYTES
 from marathon.service import addresses
 
 __all__ = ["RegistrationOperation", "responses"]
 
 
+_REFUSED = registration.refused_ranges()
+
+
 def _text(max_length: int, **extra: Any) -> Schema:
-    # No control characters (the API refuses them); at least one other character.
+    # None of the characters the API refuses (`registration.REFUSED_CATEGORIES`, in the BMP);
+    # at least one that is not white space either.
     return Schema(
         type=OpenAPIType.STRING,
         min_length=1,
         max_length=max_length,
-        pattern=r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$",
+        pattern=f"^[^{_REFUSED}]*[^\\s{_REFUSED}][^{_REFUSED}]*$",
         **extra,
     )
 

@@ -10,8 +10,8 @@ from litestar.params import Parameter
 
 from marathon import knobs, tracing
 from marathon.background import Background
-from marathon.service import confirmations, queue
-from marathon.service.instructor import require_admin
+from marathon.service import confirmations, privacy, queue
+from marathon.service.instructor import is_instructor, require_admin
 from marathon.service.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES
 
@@ -41,13 +41,19 @@ async def background_status(state: State) -> dict[str, int]:
 
 @get("/api/queue")
 async def queue_summary(
+    request: Request[Any, Any, State],
     state: State,
     dead_offset: Annotated[int, Parameter(ge=0, le=10_000_000)] = 0,
     dead_limit: Annotated[int, Parameter(ge=1, le=MAX_DEAD_PAGE)] = 50,
 ) -> dict[str, Any]:
     """Queued confirmations by state, and a page of the dead letters (all of them, page by
-    page: `dead_total` says how many) with their last error."""
-    return await confirmations.summary(state.db, dead_offset, dead_limit)
+    page: `dead_total` says how many) with their last error. Others than the instructor see
+    each runner's id shortened (`privacy`)."""
+    summary = await confirmations.summary(state.db, dead_offset, dead_limit)
+    if not is_instructor(request):
+        for letter in summary["dead_letters"]:
+            letter["runner_id"] = privacy.runner_id(letter["runner_id"], full=False)
+    return summary
 
 
 @post("/api/queue/retry-dead", status_code=200)

@@ -41,6 +41,10 @@ def _path(name: str, value: str) -> Path:
     return Path(value)
 
 
+def _names(name: str, value: str) -> tuple[str, ...]:
+    return tuple(n.strip().lower().rstrip(".") for n in value.split(",") if n.strip())
+
+
 def _flag(name: str, value: str) -> bool | None:
     if value.strip().lower() in ("", "auto"):
         return None
@@ -239,6 +243,13 @@ SETTINGS: tuple[Setting, ...] = (
         "beyond loopback, shared changes need `Authorization: Bearer <this token>`",
         field="admin_token",
     ),
+    Setting(
+        "MARATHON_ALLOWED_HOSTS",
+        "unset: IP addresses and `localhost` (beyond loopback: any name)",
+        "other names the server answers to, comma-separated (`*`: any); else `421`",
+        field="allowed_hosts",
+        parse=_names,
+    ),
     # Lab tools
     Setting(
         "MARATHON_URL",
@@ -277,6 +288,8 @@ class Settings:
     knobs_mutable: bool = True
     worker_in_process: bool = True
     admin_token: str | None = None
+    # Host names the server answers to besides IP addresses and localhost (`same_origin`).
+    allowed_hosts: tuple[str, ...] = ()
     # Where the server listens (set by `serve`/`demo`, not the environment): beyond loopback,
     # shared changes need `admin_token`.
     bind_host: str = "127.0.0.1"

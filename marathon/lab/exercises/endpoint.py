@@ -170,7 +170,10 @@ async def mounted(
     endpoint = Endpoint(answer_file)
     app = create_app(settings, strategies={"exercise": endpoint.watch(strategy)})
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar's narrower ASGI types
-    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c,
+    ):
         endpoint.client, endpoint.background = c, app.state.background
         yield endpoint
 
