@@ -335,3 +335,52 @@ def test_the_burst_step_puts_back_the_shared_limit_it_set(
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
     assert knobs.defaults().wait_until_max_pending == 7
+
+
+def test_a_learner_watches_the_instructors_shared_step(
+    browser: Browser, settings: Settings
+) -> None:
+    """On the instructor's server (beyond loopback, with the token), a learner's shared step
+    says who runs it before anything runs, asks for no token, and shows the instructor's
+    result when they run it."""
+    public = settings.with_(bind_host="0.0.0.0", admin_token="s3cret")
+    result = {
+        "strategies": [
+            {"strategy": "fire-and-forget", "status": 201, "client_ms": 9, "trace_id": None,
+             "stored": True, "delivered": False, "verdicts": ["email_lost"]},
+            {"strategy": "wait-until", "status": 201, "client_ms": 11, "trace_id": None,
+             "stored": True, "delivered": True, "verdicts": ["kept"]},
+        ]
+    }  # fmt: skip
+    with ThreadedServer(create_app(public, run_scenario=scenario_runner.for_server)) as api:
+        learner = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+        prompts: list[str] = []
+        learner.on("dialog", lambda d: (prompts.append(d.message), d.dismiss()))
+        learner.goto(f"{api.url}/lesson/3")
+        notice = learner.locator("#lesson-watch")
+        notice.wait_for()
+        assert "The instructor runs this step" in notice.inner_text()
+        assert learner.locator("#lesson-run").is_hidden()
+        learner.keyboard.press("Space")  # nothing to run here: no prompt, no red line
+        learner.check('#lesson-predict input[value="fire-and-forget"]')
+
+        instructor = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+        instructor.on("dialog", lambda d: d.accept("s3cret"))
+        instructor.route(
+            "**/api/scenarios/shutdown-mid-flight", lambda route: route.fulfill(json=result)
+        )
+        instructor.goto(f"{api.url}/lesson/3")
+        instructor.click("#lesson-sign-in")
+        instructor.locator("#lesson-run").wait_for()
+        instructor.click("#lesson-run")
+        instructor.locator('#lesson-result[data-step="3"] .answer').wait_for(timeout=15_000)
+
+        answer = learner.locator('#lesson-result[data-step="3"] .answer')
+        answer.wait_for(timeout=15_000)
+        assert "The instructor's run at" in answer.inner_text()
+        assert "You: fire-and-forget" in answer.inner_text()
+        assert "Lost the email: fire-and-forget</b> ✓ exactly right" in answer.inner_html()
+        assert prompts == [], "a learner is never asked for the instructor's token"
+        assert "Could not run" not in learner.inner_text("#lesson-result")
+        learner.context.close()
+        instructor.context.close()

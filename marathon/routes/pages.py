@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from litestar import MediaType, get
+from litestar import MediaType, Request, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -22,6 +22,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from marathon import knobs
 from marathon.registration import DISTANCES
+from marathon.routes.lesson import room
 from marathon.scenarios import SCENARIOS
 from marathon.service import fake
 from marathon.service.settings import Settings
@@ -78,9 +79,14 @@ def _knob_input(k: dict[str, Any], value: Any) -> str:
     )
 
 
-def _lesson_section() -> str:
-    """The lesson's frame; `app.js` fills it from the steps embedded below (`lesson_steps.py`)."""
-    steps = json.dumps(lesson_steps.as_json()).replace("</", "<\\/")
+def _json_script(name: str, data: Any) -> str:
+    text = json.dumps(data).replace("</", "<\\/")
+    return f'<script type="application/json" id="{name}">{text}</script>'
+
+
+def _lesson_section(room: dict[str, Any]) -> str:
+    """The lesson's frame; `lesson.js` fills it from the steps embedded below (`lesson_steps.py`)
+    and the room as the server sees this request (`routes.lesson.room`)."""
     return f"""
 <section id="lesson" class="lesson-mode" aria-labelledby="lesson-title">
 <div class="lesson-bar"><p class="counter" id="lesson-counter" aria-live="polite"></p>
@@ -94,14 +100,17 @@ Next &rarr;</button></div></div>
 <div class="predict-row"><fieldset id="lesson-predict"><legend>Your prediction</legend>\
 </fieldset><button type="button" id="lesson-run" class="run" aria-keyshortcuts="Space">\
 Run this step</button></div>
+<div id="lesson-watch" class="watch" hidden><p id="lesson-notice"></p>\
+<button type="button" id="lesson-sign-in" class="link">I am the instructor</button></div>
 </form>
 <div id="lesson-result" class="lesson-result" aria-live="polite" tabindex="-1"></div>
 </section>
-<script type="application/json" id="lesson-data">{steps}</script>"""
+{_json_script("lesson-data", lesson_steps.as_json())}{_json_script("lesson-room", room)}"""
 
 
-def _workshop(settings: Settings, step: int | None) -> str:
+def _workshop(request: Request[Any, Any, State], step: int | None) -> str:
     """The page; with `step`, it opens in lesson mode on that step."""
+    settings: Settings = request.app.state.settings
     fields = "".join(
         f'<div class="field"><label for="f-{n}">{label}</label>'
         f'<input id="f-{n}" name="{n}" required autocomplete="off"></div>'
@@ -128,7 +137,7 @@ def _workshop(settings: Settings, step: int | None) -> str:
 <div class="modes" role="navigation" aria-label="Mode"><a href="/lesson/{step or 1}" \
 id="mode-lesson"{' aria-current="page"' if step else ""}>Lesson</a><a href="/" id="mode-free"\
 {"" if step else ' aria-current="page"'}>Free mode</a></div>
-{_lesson_section()}
+{_lesson_section(room(request))}
 <div id="free" class="free-mode" data-mode="{mode}" data-step="{step or 1}">
 <h1>Who waits, and what gets lost?</h1>
 <p class="intro">Every button registers the runner below and sends a confirmation email: the
@@ -177,16 +186,16 @@ request)</summary><div class="knobs">{knob_inputs}</div></details>
 
 
 @get("/", media_type=MediaType.HTML, include_in_schema=False)
-async def index(state: State) -> str:
-    return _workshop(state.settings, None)
+async def index(request: Request[Any, Any, State]) -> str:
+    return _workshop(request, None)
 
 
 @get("/lesson/{number:int}", media_type=MediaType.HTML, include_in_schema=False)
-async def lesson_page(state: State, number: FromPath[int]) -> str:
+async def lesson_page(request: Request[Any, Any, State], number: FromPath[int]) -> str:
     """The page in lesson mode, on step `number` (a deep link for the projector)."""
     if not 1 <= number <= len(lesson_steps.STEPS):
         raise NotFoundException(detail=f"the lesson has steps 1 to {len(lesson_steps.STEPS)}")
-    return _workshop(state.settings, number)
+    return _workshop(request, number)
 
 
 @get("/api/lesson")

@@ -71,8 +71,19 @@ class Step:
     takeaway: str
     choices: tuple[str, ...] = ()  # the strategies to pick from, for "strategies"
 
+    @property
+    def shared(self) -> bool:
+        """Does running it change what every learner shares? A scenario sets shared knobs, and
+        so does a run with "shared" limits: beyond loopback only the instructor may."""
+        return "scenario" in self.run or "shared" in self.run
+
     def as_json(self, number: int) -> dict[str, Any]:
-        return {"number": number, **asdict(self), "choices": list(self.choices)}
+        return {
+            "number": number,
+            **asdict(self),
+            "choices": list(self.choices),
+            "shared": self.shared,
+        }
 
 
 ALL = ("sequential", "fire-and-forget", "concurrent", "wait-until", "queued")
