@@ -384,3 +384,75 @@ def test_a_learner_watches_the_instructors_shared_step(
         assert "Could not run" not in learner.inner_text("#lesson-result")
         learner.context.close()
         instructor.context.close()
+
+
+def _offline(context: Any) -> list[str]:
+    """Every request beyond this machine aborted, as in a room without internet; the list
+    of those it refused."""
+    refused: list[str] = []
+
+    def route(r: Any) -> None:
+        host = r.request.url.split("/")[2].split(":")[0]
+        if r.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
+            r.continue_()
+        else:
+            refused.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    return refused
+
+
+def test_every_page_the_workshop_links_to_works_offline(
+    browser: Browser, api: ThreadedServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    refused = _offline(context)
+    page = context.new_page()
+    page.goto(f"{api.url}/lesson/1")
+    r = httpx.post(
+        f"{api.url}/api/marathon/sequential",
+        json=httpx.get(f"{api.url}/api/fake-runner").json(),
+        headers={"Marathon-Knobs": "db_latency_ms=0, email_latency_ms=0"},
+    )
+    trace = r.headers["traceresponse"].split("-")[1]
+    links = page.eval_on_selector_all(
+        "header a, .modes a", "links => links.map(a => a.getAttribute('href'))"
+    )
+    assert "/schema/openapi.json" in links
+    for href in [*dict.fromkeys(links), f"/traces/{trace}"]:
+        response = page.goto(f"{api.url}{href}")
+        assert response and response.ok, (href, response and response.status)
+        page.wait_for_load_state("load")
+        text = page.inner_text("body")
+        assert len(text) > 40, (href, text)
+        assert refused == [], f"{href} reached beyond this machine: {refused}"
+    page.goto(f"{api.url}/schema/openapi.json")
+    assert '"openapi"' in page.inner_text("body")
+    context.close()
+
+
+def test_a_failed_span_shows_its_exception_on_the_trace_page(
+    browser: Browser, api: ThreadedServer
+) -> None:
+    r = httpx.post(
+        f"{api.url}/api/marathon/sequential",
+        json=httpx.get(f"{api.url}/api/fake-runner").json(),
+        headers={"Marathon-Knobs": "db_latency_ms=0, email_latency_ms=0, email_failure_rate=1"},
+    )
+    assert r.status_code == 502, r.text
+    trace = r.headers["traceresponse"].split("-")[1]
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.goto(f"{api.url}/traces/{trace}")
+    assert page.locator("header a", has_text="Workshop").count() == 1, "a way back"
+    failed = page.locator('rect[data-span="send confirmation"][data-status="error"]')
+    span_id = failed.get_attribute("data-span-id")
+    failed.click()
+    details = page.locator(f"details#span-{span_id}")
+    assert details.get_attribute("open") is not None
+    event = details.locator('li.event[data-event="exception"]')
+    assert event.is_visible()
+    assert "exception.type" in event.inner_text() and "exception.message" in event.inner_text()
+    assert _css_px(page, "body") >= 16, "in the page's style"
+    context.close()

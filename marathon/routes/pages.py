@@ -29,7 +29,7 @@ from marathon.service.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES
 from marathon.views import lesson_steps
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "layout"]
 
 STATIC = Path(__file__).parent.parent / "views" / "static"
 FIELDS = [
@@ -40,9 +40,14 @@ FIELDS = [
 ]
 
 
-def _layout(title: str, body: str, *, script: bool = False, mode: str = "") -> str:
+def layout(
+    title: str, body: str, *, script: bool = False, mode: str = "", scripts: tuple[str, ...] = ()
+) -> str:
+    """A page in the workshop's style and navigation; `script` loads the workshop's scripts,
+    `scripts` others from `static/`."""
     # admin.js (when present) defines window.marathonFetch, which app.js uses for admin calls.
     names = [n for n in ("admin.js", "app.js", "lesson.js") if script and (STATIC / n).exists()]
+    names += scripts
     js = "".join(f'<script src="/static/{n}" defer></script>' for n in names)
     body_class = f' class="mode-{mode}"' if mode else ""
     return (
@@ -55,7 +60,9 @@ def _layout(title: str, body: str, *, script: bool = False, mode: str = "") -> s
         '<a href="/">Workshop</a><a href="/registrations">Registrations</a>'
         '<a href="/outbox">Outbox</a>'
         '<a href="/api/traces?service=marathon-api&amp;limit=20">Traces (JSON)</a>'
-        '<a href="/schema/swagger">API</a></nav></header>'
+        # The OpenAPI document itself: Litestar's viewers (/schema/swagger) load their scripts
+        # from a CDN, and a conference room may have no internet.
+        '<a href="/schema/openapi.json">API</a></nav></header>'
         f"<main>{body}</main></body></html>"
     )
 
@@ -182,7 +189,7 @@ request)</summary><div class="knobs">{knob_inputs}</div></details>
 <button type="button" id="reset-knobs"{locked}>Reset</button></div>
 <p id="knob-status" role="status" aria-live="polite"></p></form></section>
 </div>"""
-    return _layout("marathon: who waits, and what gets lost?", body, script=True, mode=mode)
+    return layout("marathon: who waits, and what gets lost?", body, script=True, mode=mode)
 
 
 @get("/", media_type=MediaType.HTML, include_in_schema=False)
@@ -230,7 +237,7 @@ async def registrations_page(state: State) -> str:
         f"<td>{created:%H:%M:%S}</td><td>{escape(st or 'not queued')}</td><td>{att or ''}</td></tr>"
         for rid, mail, dist, created, st, att in rows
     )
-    return _layout(
+    return layout(
         "Registrations",
         "<h1>Registrations</h1><p>What the database holds (newest first), and for queued "
         "registrations the state of the confirmation.</p><div class=scroll><table><thead><tr>"
@@ -244,7 +251,7 @@ async def outbox_page(state: State) -> str:
     """What the email API really delivered (the sandbox's outbox, through the app)."""
     settings: Settings = state.settings
     if not settings.uses_sandbox:
-        return _layout("Outbox", "<h1>Outbox</h1><p>Real Resend: see its dashboard.</p>")
+        return layout("Outbox", "<h1>Outbox</h1><p>Real Resend: see its dashboard.</p>")
     with suppress_instrumentation():
         async with httpx.AsyncClient(timeout=5) as client:
             emails = (await client.get(f"{settings.email_api_url}/outbox")).json()["data"][:100]
@@ -254,7 +261,7 @@ async def outbox_page(state: State) -> str:
         "</td></tr>"
         for e in emails
     )
-    return _layout(
+    return layout(
         "Outbox",
         f"<h1>Outbox</h1><p>{len(emails)} email(s) delivered by the email API, newest first. "
         "The idempotency key is the runner id.</p><div class=scroll><table><thead><tr>"

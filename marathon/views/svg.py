@@ -55,12 +55,13 @@ DEFS = (
 )
 
 
+# Each swatch of the legend, with the room it takes; only those the drawing uses are shown.
 LEGEND = [
-    (0, "waited", "the user waited for it"),
-    (190, "after", "ended after the response"),
-    (393, "resp", "response sent"),
-    (530, "error", "failed"),
-    (610, "cancelled", "cancelled"),
+    (190, "waited", "the user waited for it"),
+    (203, "after", "ended after the response"),
+    (137, "resp", "response sent"),
+    (80, "error", "failed"),
+    (90, "cancelled", "cancelled"),
 ]
 
 
@@ -155,7 +156,8 @@ def svg(
             out.append(
                 f'<rect class="bar {_bar_class(bar)}" x="{_f(left)}" y="{row_y + 3}" '
                 f'width="{_f(right - left)}" height="{ROW_H - 6}" rx="2" '
-                f'data-span="{escape(bar.name)}" data-status="{bar.status}" '
+                f'data-span="{escape(bar.name)}" data-span-id="{escape(bar.span_id)}" '
+                f'data-status="{bar.status}" '
                 f'data-after-response="{str(bar.after_response).lower()}" '
                 f'data-owner="{escape(bar.owner or "")}" '
                 f'data-outcome="{escape(bar.outcome or "")}" '
@@ -196,16 +198,24 @@ def svg(
         )
     axis_line = f'<line class="axis" x1="{_f(x(0))}" x2="{_f(x(axis))}" y1="{y}" y2="{y}"/>'
     legend_y = y + 36
-    items = []
-    for lx, cls, label in LEGEND:
+    bars = [b for w in waterfalls for b in w.bars]
+    used = {_bar_class(b) for b in bars}
+    if any(w.response_ms is not None for w in waterfalls):
+        used.add("resp")
+    items: list[str] = []
+    lx = 0
+    for room, cls, label in LEGEND:
+        if cls not in used:
+            continue
         swatch = (
             f'<line class="resp" x1="{lx + 7}" x2="{lx + 7}" y1="-12" y2="3"/>'
             if cls == "resp"
             else f'<rect class="bar {cls}" x="{lx}" width="14" height="10" y="-9"/>'
         )
         items.append(f'{swatch}<text x="{lx + 20}">{label}</text>')
-    # Every mark beside a bar, and the owners after a name, on two more lines of text.
-    notes = wrap(legend_items(), 130)
+        lx += room
+    # The marks beside these bars, and the owners after their names, on more lines of text.
+    notes = [n for n in wrap(legend_items(bars), int((width - 2 * PAD) / 6.6)) if n]
     for i, line in enumerate(notes, start=1):
         items.append(f'<text class="marks" y="{16 * i}">{escape(line)}</text>')
     legend = f'<g class="legend" transform="translate({PAD},{legend_y})">{"".join(items)}</g>'
