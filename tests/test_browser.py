@@ -213,16 +213,18 @@ def _inside_viewport(page: Page, selector: str) -> dict[str, float]:
     return box
 
 
-def _smallest_waterfall_text_px(page: Page) -> float:
-    """The smallest text of the result's waterfall, in CSS pixels as drawn (after scaling)."""
+def _smallest_waterfall_text_px(page: Page, selector: str = "#lesson-result") -> float:
+    """The smallest text of a waterfall (the lesson's result's unless told), in CSS pixels as
+    drawn (after scaling)."""
     return float(
         page.evaluate(
-            """() => {
-                const svg = document.querySelector('#lesson-result svg.waterfalls');
+            """(selector) => {
+                const svg = document.querySelector(`${selector} svg.waterfalls`);
                 const scale = svg.getScreenCTM().a;
                 return Math.min(...[...svg.querySelectorAll('text')].map(
                     t => parseFloat(getComputedStyle(t).fontSize) * scale));
-            }"""
+            }""",
+            selector,
         )
     )
 
@@ -286,9 +288,16 @@ def test_the_lesson_with_the_keyboard_alone(browser: Browser, api: ThreadedServe
         assert "You:" in answer.inner_text()
         if n == 1:
             assert "900 ms" in answer.inner_text()
-        _inside_viewport(page, "#lesson-result")
+        # The slide: its title and question above the result, all on the projector's screen.
+        for selector in ("#lesson-title", "#lesson-question", "#lesson-result"):
+            _inside_viewport(page, selector)
         assert _css_px(page, "#lesson-result .takeaway") >= 16
         assert _smallest_waterfall_text_px(page) >= 12
+        legend = page.locator("#lesson-result svg .legend").text_content() or ""
+        if n == 1:  # only the marks this step's waterfalls show
+            assert "dropped" not in legend and "linked attempt" not in legend, legend
+        if page.locator("#lesson-result td.unchecked").count():  # the 409s of step 5
+            assert "no runner id in the answer" in page.inner_text("#lesson-result .note")
         page.screenshot(path=str(SCREENSHOTS / f"lesson-{n}-1280x720.png"))
         page.set_viewport_size({"width": 1920, "height": 1080})
         page.locator("#lesson-result").scroll_into_view_if_needed()
@@ -308,6 +317,8 @@ def test_the_lesson_with_the_keyboard_alone(browser: Browser, api: ThreadedServe
     page.click('button.strategy[data-strategy="wait-until"]')
     page.wait_for_selector('#waterfall g.waterfall[data-strategy="wait-until"]', timeout=15_000)
     _inside_viewport(page, "#waterfall-h")
+    # The free page's labels: no smaller than the lesson's minimum.
+    assert _smallest_waterfall_text_px(page, "#waterfall") >= 12
     page.screenshot(path=str(SCREENSHOTS / "free-mode-1280x720.png"))
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"

@@ -86,6 +86,11 @@ class Step:
         }
 
 
+NOT_CHECKED = (
+    "no runner id in the answer (a refused registration gets none): no row or email of its own"
+    " to look up"
+)
+
 ALL = ("sequential", "fire-and-forget", "concurrent", "wait-until", "queued")
 
 STEPS: tuple[Step, ...] = (
@@ -200,4 +205,6 @@ def as_json() -> dict[str, Any]:
         "where": WHERE,
         "answers": {w: {"label": a.label, "verdict": a.verdict} for w, a in ANSWERS.items()},
         "verdicts": vocabulary(),  # what the page shows for each key an outcome carries
+        # An outcome's `stored`/`delivered` is null when its answer carried no runner id.
+        "not_checked": NOT_CHECKED,
     }

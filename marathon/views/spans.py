@@ -1,6 +1,6 @@
 """Each span of a trace, in full, as HTML: its attributes, its events (an exception's type,
 message and, when recorded, stack) and its links. The trace page (`/traces/{id}`) lists them
-waterfall; a click on a bar opens its span (`static/trace.js`).
+under the waterfall; a click on a bar opens its span (`static/trace.js`).
 
 Spans hold no personal data (`marathon.tracing.scrub` keeps it out), so all their attributes
 are shown.

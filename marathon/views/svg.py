@@ -30,6 +30,7 @@ LABEL_W, DUR_W, ROW_H, TITLE_H, GAP, PAD = 300, 110, 20, 28, 14, 10
 # several waterfalls on one slide. Its label column grows (up to LABEL_W) to fit the longest
 # label, "send confirmation · wait_until": a cut owner would hide the lesson.
 COMPACT_LABEL_W, COMPACT_DUR_W, COMPACT_GAP, COMPACT_WIDTH = 200, 90, 8, 760
+COMPACT_ROW_H = 17  # five strategies' rows and the legend under a 1280x720 slide's question
 INDENT = 8  # per depth
 CHAR_W = 7.9  # one character of the 13-unit monospace label
 
@@ -126,6 +127,8 @@ def svg(
     rows and names each request bar after its strategy (a slide with several waterfalls)."""
     label_w, dur_w = (_compact_label_w(waterfalls), COMPACT_DUR_W) if compact else (LABEL_W, DUR_W)
     title_h, gap = (0, COMPACT_GAP) if compact else (TITLE_H, GAP)
+    row_h = COMPACT_ROW_H if compact else ROW_H
+    baseline = row_h - 4 if compact else 14  # of a row's text, from the row's top
     # A wider label column narrows the bars, not the text: the drawing keeps its width, so the
     # page's columns (the lesson's is about 780 px at 1280) still draw 12-unit text at 12 px.
     width = width or (COMPACT_WIDTH if compact else 980)
@@ -146,16 +149,16 @@ def svg(
             out.append(f'<text class="t" x="{PAD}" y="{y + 18}">{escape(head)}</text>')
         top = y + title_h
         for i, bar in enumerate(w.bars):
-            row_y = top + i * ROW_H
+            row_y = top + i * row_h
             left, right = x(bar.start_ms), max(x(bar.end_ms), x(bar.start_ms) + 1.5)
             name = w.title if compact and bar.request else None
             label = escape(_label(bar, service, label_w, name))
             cls = "l req" if bar.request else "l"
             indent = PAD + INDENT * bar.depth
-            out.append(f'<text class="{cls}" x="{indent}" y="{row_y + 14}">{label}</text>')
+            out.append(f'<text class="{cls}" x="{indent}" y="{row_y + baseline}">{label}</text>')
             out.append(
                 f'<rect class="bar {_bar_class(bar)}" x="{_f(left)}" y="{row_y + 3}" '
-                f'width="{_f(right - left)}" height="{ROW_H - 6}" rx="2" '
+                f'width="{_f(right - left)}" height="{row_h - 6}" rx="2" '
                 f'data-span="{escape(bar.name)}" data-span-id="{escape(bar.span_id)}" '
                 f'data-status="{bar.status}" '
                 f'data-after-response="{str(bar.after_response).lower()}" '
@@ -165,10 +168,10 @@ def svg(
                 f"<title>{escape(_tooltip(bar))}</title></rect>"
             )
             out.append(
-                f'<text class="d" x="{width - PAD}" y="{row_y + 14}">'
+                f'<text class="d" x="{width - PAD}" y="{row_y + baseline}">'
                 f"{bar.duration_ms:,.0f} ms {mark(bar)}</text>"
             )
-        bottom = top + len(w.bars) * ROW_H
+        bottom = top + len(w.bars) * row_h
         if w.response_ms is not None:
             rx = _f(x(w.response_ms))
             out.append(
@@ -197,7 +200,7 @@ def svg(
             f"{axis * t / 4:,.0f} ms</text>"
         )
     axis_line = f'<line class="axis" x1="{_f(x(0))}" x2="{_f(x(axis))}" y1="{y}" y2="{y}"/>'
-    legend_y = y + 36
+    legend_y = y + (28 if compact else 36)
     bars = [b for w in waterfalls for b in w.bars]
     used = {_bar_class(b) for b in bars}
     if any(w.response_ms is not None for w in waterfalls):

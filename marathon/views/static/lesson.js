@@ -194,9 +194,11 @@ function answerText(s, guess, outcomes) {
   return `${you(guess.length ? guess.join(", ") : "none")} · <b>${LESSON.answers[s.answer.where].label}: ${actual.length ? actual.join(", ") : "none"}</b>${verdict}`;
 }
 
+// null: nothing to look up (the server's sentence for it, under the table).
 function cellYes(value) {
+  if (value == null) return `<td class="unchecked" title="${html(LESSON.not_checked)}">–</td>`;
   const text = yesNo(value);
-  return `<td class="${text === "NO" ? "no" : text === "yes" ? "yes" : ""}">${text}</td>`;
+  return `<td class="${text === "NO" ? "no" : "yes"}">${text}</td>`;
 }
 
 function outcomeTable(s, outcomes) {
@@ -214,9 +216,11 @@ function outcomeTable(s, outcomes) {
       <td>${ms(o.client_ms)}</td>${cellYes(o.stored)}${cellYes(o.delivered)}</tr>${verdict
       ? `<tr class="verdict-row" data-strategy="${o.strategy}"><td colspan="5">${html(verdict)}</td></tr>` : ""}`;
   }).join("");
+  const unchecked = outcomes.some((o) => o.stored == null || o.delivered == null)
+    ? `<p class="note">– ${html(LESSON.not_checked)}</p>` : "";
   return `<table class="outcomes"><thead><tr><th scope="col">strategy</th><th scope="col">HTTP</th>
     <th scope="col">waited</th><th scope="col">row</th><th scope="col">email</th></tr></thead>
-    <tbody>${rows}</tbody></table>`;
+    <tbody>${rows}</tbody></table>${unchecked}`;
 }
 
 async function tracesToDraw(s, outcomes) {
@@ -228,13 +232,14 @@ async function tracesToDraw(s, outcomes) {
   return Object.values(first);
 }
 
-// The result in view; with the question above it too when both fit on the screen.
+// The step's title and question, and its result below them: the slide from its counter down.
+// If even that is too tall for the screen, the result (reached with the keys or the mouse).
 function revealResult() {
   const result = $("#lesson-result");
-  const question = $("#lesson-question").getBoundingClientRect();
+  const top = $("#lesson").getBoundingClientRect().top;
   const bottom = result.getBoundingClientRect().bottom;
-  if (question.top >= 0 && bottom <= window.innerHeight) return;
-  if (bottom - question.top + 16 <= window.innerHeight) window.scrollBy(0, question.top - 8);
+  if (top >= 0 && bottom <= window.innerHeight) return;
+  if (bottom - top + 4 <= window.innerHeight) window.scrollBy(0, top - 4);
   else reveal(result);
 }
 
@@ -243,9 +248,9 @@ async function renderResult(s, at, guess, outcomes, by = "") {
   const svg = await waterfallSvg(await tracesToDraw(s, outcomes), "&depth=1&compact=true");
   if (step !== at) return; // the presenter moved on meanwhile
   result.innerHTML = `<p class="answer">${html(by)}${answerText(s, guess, outcomes)}</p>
-    <div class="lesson-grid"><div class="lesson-facts">${outcomeTable(s, outcomes)}
-    <p class="takeaway"><b>Takeaway:</b> ${html(s.takeaway)}</p></div>
-    <div class="lesson-waterfall">${svg}</div></div>`;
+    <div class="lesson-grid"><div class="lesson-facts">${outcomeTable(s, outcomes)}</div>
+    <div class="lesson-waterfall">${svg}</div></div>
+    <p class="takeaway"><b>Takeaway:</b> ${html(s.takeaway)}</p>`;
   result.dataset.step = at;
 }
 
