@@ -141,3 +141,25 @@ def test_the_trace_command_reads_a_saved_file(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "send confirmation" in r.stdout and terminal.RESPONSE in r.stdout
     assert "<svg" in page.read_text() and "<script" not in page.read_text()
+
+
+def test_an_svg_legend_names_only_the_marks_its_waterfalls_show() -> None:
+    """sequential's trace: everything awaited, nothing after the response, no owner: its legend
+    has no hatching, no marks and no owners (the full list stays for the terminal's legend)."""
+    from marathon.views.waterfall import legend_items
+
+    traces = Path(__file__).parent.parent / "docs" / "traces"
+    sequential = load(traces / "sequential.json")[0]
+    assert legend_items(sequential.bars) == []
+    assert "∅ dropped: never ran" in legend_items()
+    drawn = svg_view.svg([sequential])
+    legend = drawn[drawn.index('<g class="legend"') :]
+    assert "the user waited for it" in legend and "response sent" in legend
+    assert "ended after the response" not in legend and "cancelled" not in legend
+    queued = load(traces / "queued.json")[0]
+    assert legend_items(queued.bars) == [
+        "↷ ended after the response",
+        "↪ linked attempt (its own trace)",
+        "· queue: a worker's attempt, durable, retried",
+        "no owner shown: the request awaited it",
+    ]
