@@ -42,7 +42,7 @@ OUTCOME_KEYS = (
     "waited_for_email",
 )
 MAX_OUTCOMES = 200  # a burst step registers 30
-STREAM_S = 30.0  # then the stream ends and the browser's EventSource reconnects: a server
+STREAM_S = 15.0  # then the stream ends and the browser's EventSource reconnects: a server
 # that is stopping is never held up for long by a projector's open stream.
 
 
