@@ -43,7 +43,7 @@ OUTCOME_KEYS = (
 )
 MAX_OUTCOMES = 200  # a burst step registers 30
 STREAM_S = 15.0  # then the stream ends and the browser's EventSource reconnects: a server
-# that is stopping is never held up for long by a projector's open stream.
+# that is stopping is never held up for long by a learner's open stream.
 
 
 @dataclass
