@@ -19,6 +19,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from marathon import knobs, lifecycle, tracing
 from marathon.background import Background
 from marathon.routes import ROUTES
+from marathon.routes.lesson import LessonResults
 from marathon.routes.registrations import registration_endpoint
 from marathon.scenarios import ScenarioRunner
 from marathon.service import email, queue, same_origin
@@ -166,6 +167,7 @@ def create_app(
                 "settings": settings,
                 "startup_knobs": knobs.defaults(),
                 "run_scenario": run_scenario,
+                "lesson_results": LessonResults(),  # the instructor's latest result per step
             }
         ),
     )

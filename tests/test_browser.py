@@ -213,16 +213,18 @@ def _inside_viewport(page: Page, selector: str) -> dict[str, float]:
     return box
 
 
-def _smallest_waterfall_text_px(page: Page) -> float:
-    """The smallest text of the result's waterfall, in CSS pixels as drawn (after scaling)."""
+def _smallest_waterfall_text_px(page: Page, selector: str = "#lesson-result") -> float:
+    """The smallest text of a waterfall (the lesson's result's unless told), in CSS pixels as
+    drawn (after scaling)."""
     return float(
         page.evaluate(
-            """() => {
-                const svg = document.querySelector('#lesson-result svg.waterfalls');
+            """(selector) => {
+                const svg = document.querySelector(`${selector} svg.waterfalls`);
                 const scale = svg.getScreenCTM().a;
                 return Math.min(...[...svg.querySelectorAll('text')].map(
                     t => parseFloat(getComputedStyle(t).fontSize) * scale));
-            }"""
+            }""",
+            selector,
         )
     )
 
@@ -286,9 +288,16 @@ def test_the_lesson_with_the_keyboard_alone(browser: Browser, api: ThreadedServe
         assert "You:" in answer.inner_text()
         if n == 1:
             assert "900 ms" in answer.inner_text()
-        _inside_viewport(page, "#lesson-result")
+        # The slide: its title and question above the result, all on the projector's screen.
+        for selector in ("#lesson-title", "#lesson-question", "#lesson-result"):
+            _inside_viewport(page, selector)
         assert _css_px(page, "#lesson-result .takeaway") >= 16
         assert _smallest_waterfall_text_px(page) >= 12
+        legend = page.locator("#lesson-result svg .legend").text_content() or ""
+        if n == 1:  # only the marks this step's waterfalls show
+            assert "dropped" not in legend and "linked attempt" not in legend, legend
+        if page.locator("#lesson-result td.unchecked").count():  # the 409s of step 5
+            assert "no runner id in the answer" in page.inner_text("#lesson-result .note")
         page.screenshot(path=str(SCREENSHOTS / f"lesson-{n}-1280x720.png"))
         page.set_viewport_size({"width": 1920, "height": 1080})
         page.locator("#lesson-result").scroll_into_view_if_needed()
@@ -308,6 +317,8 @@ def test_the_lesson_with_the_keyboard_alone(browser: Browser, api: ThreadedServe
     page.click('button.strategy[data-strategy="wait-until"]')
     page.wait_for_selector('#waterfall g.waterfall[data-strategy="wait-until"]', timeout=15_000)
     _inside_viewport(page, "#waterfall-h")
+    # The free page's labels: no smaller than the lesson's minimum.
+    assert _smallest_waterfall_text_px(page, "#waterfall") >= 12
     page.screenshot(path=str(SCREENSHOTS / "free-mode-1280x720.png"))
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
@@ -345,3 +356,124 @@ def test_the_burst_step_puts_back_the_shared_limit_it_set(
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
     assert knobs.defaults().wait_until_max_pending == 7
+
+
+def test_a_learner_watches_the_instructors_shared_step(
+    browser: Browser, settings: Settings
+) -> None:
+    """On the instructor's server (beyond loopback, with the token), a learner's shared step
+    says who runs it before anything runs, asks for no token, and shows the instructor's
+    result when they run it."""
+    public = settings.with_(bind_host="0.0.0.0", admin_token="s3cret")
+    result = {
+        "strategies": [
+            {"strategy": "fire-and-forget", "status": 201, "client_ms": 9, "trace_id": None,
+             "stored": True, "delivered": False, "verdicts": ["email_lost"]},
+            {"strategy": "wait-until", "status": 201, "client_ms": 11, "trace_id": None,
+             "stored": True, "delivered": True, "verdicts": ["kept"]},
+        ]
+    }  # fmt: skip
+    with ThreadedServer(create_app(public, run_scenario=scenario_runner.for_server)) as api:
+        learner = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+        prompts: list[str] = []
+        learner.on("dialog", lambda d: (prompts.append(d.message), d.dismiss()))
+        learner.goto(f"{api.url}/lesson/3")
+        notice = learner.locator("#lesson-watch")
+        notice.wait_for()
+        assert "The instructor runs this step" in notice.inner_text()
+        assert learner.locator("#lesson-run").is_hidden()
+        learner.keyboard.press("Space")  # nothing to run here: no prompt, no red line
+        learner.check('#lesson-predict input[value="fire-and-forget"]')
+
+        instructor = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+        instructor.on("dialog", lambda d: d.accept("s3cret"))
+        instructor.route(
+            "**/api/scenarios/shutdown-mid-flight", lambda route: route.fulfill(json=result)
+        )
+        instructor.goto(f"{api.url}/lesson/3")
+        instructor.click("#lesson-sign-in")
+        instructor.locator("#lesson-run").wait_for()
+        instructor.click("#lesson-run")
+        instructor.locator('#lesson-result[data-step="3"] .answer').wait_for(timeout=15_000)
+
+        answer = learner.locator('#lesson-result[data-step="3"] .answer')
+        answer.wait_for(timeout=15_000)
+        assert "The instructor's run at" in answer.inner_text()
+        assert "You: fire-and-forget" in answer.inner_text()
+        assert "Lost the email: fire-and-forget</b> ✓ exactly right" in answer.inner_html()
+        assert prompts == [], "a learner is never asked for the instructor's token"
+        assert "Could not run" not in learner.inner_text("#lesson-result")
+        learner.context.close()
+        instructor.context.close()
+
+
+def _offline(context: Any) -> list[str]:
+    """Every request beyond this machine aborted, as in a room without internet; the list
+    of those it refused."""
+    refused: list[str] = []
+
+    def route(r: Any) -> None:
+        host = r.request.url.split("/")[2].split(":")[0]
+        if r.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
+            r.continue_()
+        else:
+            refused.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    return refused
+
+
+def test_every_page_the_workshop_links_to_works_offline(
+    browser: Browser, api: ThreadedServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    refused = _offline(context)
+    page = context.new_page()
+    page.goto(f"{api.url}/lesson/1")
+    r = httpx.post(
+        f"{api.url}/api/marathon/sequential",
+        json=httpx.get(f"{api.url}/api/fake-runner").json(),
+        headers={"Marathon-Knobs": "db_latency_ms=0, email_latency_ms=0"},
+    )
+    trace = r.headers["traceresponse"].split("-")[1]
+    links = page.eval_on_selector_all(
+        "header a, .modes a", "links => links.map(a => a.getAttribute('href'))"
+    )
+    assert "/schema/openapi.json" in links
+    for href in [*dict.fromkeys(links), f"/traces/{trace}"]:
+        response = page.goto(f"{api.url}{href}")
+        assert response and response.ok, (href, response and response.status)
+        page.wait_for_load_state("load")
+        text = page.inner_text("body")
+        assert len(text) > 40, (href, text)
+        assert refused == [], f"{href} reached beyond this machine: {refused}"
+    page.goto(f"{api.url}/schema/openapi.json")
+    assert '"openapi"' in page.inner_text("body")
+    context.close()
+
+
+def test_a_failed_span_shows_its_exception_on_the_trace_page(
+    browser: Browser, api: ThreadedServer
+) -> None:
+    r = httpx.post(
+        f"{api.url}/api/marathon/sequential",
+        json=httpx.get(f"{api.url}/api/fake-runner").json(),
+        headers={"Marathon-Knobs": "db_latency_ms=0, email_latency_ms=0, email_failure_rate=1"},
+    )
+    assert r.status_code == 502, r.text
+    trace = r.headers["traceresponse"].split("-")[1]
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.goto(f"{api.url}/traces/{trace}")
+    assert page.locator("header a", has_text="Workshop").count() == 1, "a way back"
+    failed = page.locator('rect[data-span="send confirmation"][data-status="error"]')
+    span_id = failed.get_attribute("data-span-id")
+    failed.click()
+    details = page.locator(f"details#span-{span_id}")
+    assert details.get_attribute("open") is not None
+    event = details.locator('li.event[data-event="exception"]')
+    assert event.is_visible()
+    assert "exception.type" in event.inner_text() and "exception.message" in event.inner_text()
+    assert _css_px(page, "body") >= 16, "in the page's style"
+    context.close()

@@ -8,6 +8,7 @@ import inspect
 import json
 import os
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,14 @@ def test_waterfalls_are_drawn_by_the_projects_view(site: Path) -> None:
 def test_start_shows_the_terminal_view_of_the_saved_traces(site: Path) -> None:
     html = _page(site, "start")
     assert "response sent at" in html and "the user waited for it" in html
+    # Drawn at the width of the site's column: every span's row, its ms column included, shows
+    # without scrolling the block sideways.
+    block = next(b for b in re.findall(r"<pre.*?</pre>", html, re.S) if "response sent at" in b)
+    text = unescape(re.sub(r"<[^>]+>", "", block))
+    lines = text.splitlines()
+    rows = [line for line in lines if "│" in line and line.rstrip(" ↷✗⊘❄∅").endswith(" ms")]
+    assert len(rows) > 20, "the five waterfalls' rows"
+    assert max(len(r) for r in rows) <= 80, max(rows, key=len)
 
 
 def test_the_reference_is_generated_from_the_code(site: Path) -> None:

@@ -3,6 +3,7 @@ what they changed, and run their own servers in processes of their own."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -131,3 +132,62 @@ async def test_the_page_loads_marathon_fetch(client: httpx.AsyncClient) -> None:
     assert page.index("/static/admin.js") < page.index("/static/app.js"), "defined first"
     script = await client.get("/static/admin.js")
     assert script.status_code == 200 and "window.marathonFetch = async function" in script.text
+
+
+@pytest.mark.anyio
+async def test_the_room_says_which_steps_a_learner_watches(
+    public_with_token: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    """Beyond loopback a learner (no token) watches the steps that change shared state; the
+    instructor's token runs them all; on loopback everyone is the instructor."""
+    from marathon.views.lesson_steps import STEPS
+
+    shared = [i for i, s in enumerate(STEPS, 1) if "scenario" in s.run or "shared" in s.run]
+    learner = (await public_with_token.get("/api/lesson/room")).json()
+    assert learner["watch_steps"] == shared == [3, 4, 5, 6, 7]
+    assert learner["instructor"] is False and learner["shared_changes"] == "instructor"
+    assert "The instructor runs this step" in learner["notice"]
+    bearer = {"Authorization": "Bearer s3cret"}
+    instructor = (await public_with_token.get("/api/lesson/room", headers=bearer)).json()
+    assert instructor["instructor"] is True and instructor["watch_steps"] == []
+    assert (await client.get("/api/lesson/room")).json()["watch_steps"] == []
+    # The page embeds the learner's view: no token prompt before the first run.
+    page = (await public_with_token.get("/lesson/3")).text
+    assert '"watch_steps": [3, 4, 5, 6, 7]' in page
+
+
+@pytest.mark.anyio
+async def test_only_the_instructor_publishes_a_steps_result(
+    public_with_token: httpx.AsyncClient,
+) -> None:
+    outcome = {"strategy": "queued", "status": 202, "stored": True, "email": "ada@example.com"}
+    body = {"outcomes": [outcome]}
+    r = await public_with_token.put("/api/lesson/3/result", json=body)
+    assert r.status_code == 401, r.text
+    assert (await public_with_token.get("/api/lesson/3/result")).status_code == 404
+    bearer = {"Authorization": "Bearer s3cret"}
+    r = await public_with_token.put("/api/lesson/3/result", json=body, headers=bearer)
+    assert r.status_code == 200, r.text
+    latest = (await public_with_token.get("/api/lesson/3/result")).json()
+    assert latest["step"] == 3
+    assert latest["outcomes"] == [{"strategy": "queued", "status": 202, "stored": True}], (
+        "only the lesson's facts are kept: no address"
+    )
+    r = await public_with_token.put("/api/lesson/9/result", json=body, headers=bearer)
+    assert r.status_code == 404
+
+
+def test_a_published_result_streams_to_the_room(settings: Settings) -> None:
+    app = create_app(settings.with_(bind_host="0.0.0.0", admin_token="s3cret"))
+    with ThreadedServer(app) as server:
+        bearer = {"Authorization": "Bearer s3cret"}
+        body = {"outcomes": [{"strategy": "sequential", "status": 201}]}
+        with httpx.stream("GET", f"{server.url}/api/lesson/results/events", timeout=10) as r:
+            assert r.headers["content-type"].startswith("text/event-stream")
+            put = httpx.put(f"{server.url}/api/lesson/4/result", json=body, headers=bearer)
+            assert put.status_code == 200, put.text
+            lines = r.iter_lines()
+            event = next(line for line in lines if line.startswith("event:"))
+            data = next(line for line in lines if line.startswith("data:"))
+    assert event == "event: result"
+    assert json.loads(data.removeprefix("data:"))["outcomes"] == body["outcomes"]

@@ -207,3 +207,25 @@ def test_every_view_colours_a_bar_by_what_happened_to_it(fixed: Waterfall) -> No
         assert f".{fate(bar)}{{fill:{colour};" in doc
     legend = "\n".join(terminal.legend(80)) + doc
     assert all(meaning in legend for _, _, meaning in FATES.values())
+
+
+def test_an_svg_legend_names_only_the_marks_its_waterfalls_show() -> None:
+    """sequential's trace: everything awaited, nothing after the response, no owner: its legend
+    has no hatching, no marks and no owners (the full list stays for the terminal's legend)."""
+    from marathon.views.waterfall import legend_items
+
+    traces = Path(__file__).parent.parent / "docs" / "traces"
+    sequential = load(traces / "sequential.json")[0]
+    assert legend_items(sequential.bars) == []
+    assert "∅ dropped: never ran" in legend_items()
+    drawn = svg_view.svg([sequential])
+    legend = drawn[drawn.index('<g class="legend"') :]
+    assert "the user waited for it" in legend and "response sent" in legend
+    assert "ended after the response" not in legend and "cancelled" not in legend
+    queued = load(traces / "queued.json")[0]
+    assert legend_items(queued.bars) == [
+        "↷ ended after the response",
+        "↪ linked attempt (its own trace)",
+        "· queue: a worker's attempt, durable, retried",
+        "no owner shown: the request awaited it",
+    ]

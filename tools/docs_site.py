@@ -64,6 +64,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRACES = ROOT / "docs" / "traces"
 ARTIFACT_SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 DIRECTIVE = re.compile(r"^<!-- marathon:([a-z-]+)(?: (\S+))? -->$", flags=re.M)
+SITE_COLUMNS = 80  # what a code block of the site shows without scrolling
 HELP_COLUMNS = "100"  # argparse wraps to $COLUMNS: fixed, so the page does not depend on a terminal
 
 
@@ -258,7 +259,9 @@ def terminal_view(names: str) -> str:
     from marathon.views import terminal
 
     waterfalls = [saved_trace(name) for name in names.split(",")]
-    return f"```text\n{terminal.text(waterfalls, width=100)}```"
+    # The column of the site's text (Material, at its default font) holds 80 characters:
+    # wider, the ms column hides behind a scroll bar.
+    return f"```text\n{terminal.text(waterfalls, width=SITE_COLUMNS)}```"
 
 
 def _waterfall_link(name: str, page_uri: str) -> str:

@@ -3,6 +3,7 @@
 
 from marathon.routes import (
     knobs,
+    lesson,
     otlp,
     pages,
     registration_status,
@@ -19,6 +20,7 @@ ROUTES = [
     *otlp.ROUTES,
     *knobs.ROUTES,
     *scenarios.ROUTES,
+    *lesson.ROUTES,
     *service.ROUTES,
     *pages.ROUTES,
 ]

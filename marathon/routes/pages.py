@@ -22,6 +22,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from marathon import knobs
 from marathon.registration import DISTANCES
+from marathon.routes.lesson import room
 from marathon.scenarios import SCENARIOS
 from marathon.service import fake, privacy
 from marathon.service.instructor import is_instructor
@@ -29,7 +30,7 @@ from marathon.service.settings import Settings
 from marathon.strategies import LESSONS, STRATEGIES
 from marathon.views import lesson_steps
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "layout"]
 
 STATIC = Path(__file__).parent.parent / "views" / "static"
 FIELDS = [
@@ -40,9 +41,14 @@ FIELDS = [
 ]
 
 
-def _layout(title: str, body: str, *, script: bool = False, mode: str = "") -> str:
+def layout(
+    title: str, body: str, *, script: bool = False, mode: str = "", scripts: tuple[str, ...] = ()
+) -> str:
+    """A page in the workshop's style and navigation; `script` loads the workshop's scripts,
+    `scripts` others from `static/`."""
     # admin.js (when present) defines window.marathonFetch, which app.js uses for admin calls.
     names = [n for n in ("admin.js", "app.js", "lesson.js") if script and (STATIC / n).exists()]
+    names += scripts
     js = "".join(f'<script src="/static/{n}" defer></script>' for n in names)
     body_class = f' class="mode-{mode}"' if mode else ""
     return (
@@ -55,7 +61,9 @@ def _layout(title: str, body: str, *, script: bool = False, mode: str = "") -> s
         '<a href="/">Workshop</a><a href="/registrations">Registrations</a>'
         '<a href="/outbox">Outbox</a>'
         '<a href="/api/traces?service=marathon-api&amp;limit=20">Traces (JSON)</a>'
-        '<a href="/schema/swagger">API</a></nav></header>'
+        # The OpenAPI document itself: Litestar's viewers (/schema/swagger) load their scripts
+        # from a CDN, and a conference room may have no internet.
+        '<a href="/schema/openapi.json">API</a></nav></header>'
         f"<main>{body}</main></body></html>"
     )
 
@@ -79,9 +87,14 @@ def _knob_input(k: dict[str, Any], value: Any) -> str:
     )
 
 
-def _lesson_section() -> str:
-    """The lesson's frame; `app.js` fills it from the steps embedded below (`lesson_steps.py`)."""
-    steps = json.dumps(lesson_steps.as_json()).replace("</", "<\\/")
+def _json_script(name: str, data: Any) -> str:
+    text = json.dumps(data).replace("</", "<\\/")
+    return f'<script type="application/json" id="{name}">{text}</script>'
+
+
+def _lesson_section(room: dict[str, Any]) -> str:
+    """The lesson's frame; `lesson.js` fills it from the steps embedded below (`lesson_steps.py`)
+    and the room as the server sees this request (`routes.lesson.room`)."""
     return f"""
 <section id="lesson" class="lesson-mode" aria-labelledby="lesson-title">
 <div class="lesson-bar"><p class="counter" id="lesson-counter" aria-live="polite"></p>
@@ -95,14 +108,17 @@ Next &rarr;</button></div></div>
 <div class="predict-row"><fieldset id="lesson-predict"><legend>Your prediction</legend>\
 </fieldset><button type="button" id="lesson-run" class="run" aria-keyshortcuts="Space">\
 Run this step</button></div>
+<div id="lesson-watch" class="watch" hidden><p id="lesson-notice"></p>\
+<button type="button" id="lesson-sign-in" class="link">I am the instructor</button></div>
 </form>
 <div id="lesson-result" class="lesson-result" aria-live="polite" tabindex="-1"></div>
 </section>
-<script type="application/json" id="lesson-data">{steps}</script>"""
+{_json_script("lesson-data", lesson_steps.as_json())}{_json_script("lesson-room", room)}"""
 
 
-def _workshop(settings: Settings, step: int | None) -> str:
+def _workshop(request: Request[Any, Any, State], step: int | None) -> str:
     """The page; with `step`, it opens in lesson mode on that step."""
+    settings: Settings = request.app.state.settings
     fields = "".join(
         f'<div class="field"><label for="f-{n}">{label}</label>'
         f'<input id="f-{n}" name="{n}" required autocomplete="off"></div>'
@@ -129,7 +145,7 @@ def _workshop(settings: Settings, step: int | None) -> str:
 <div class="modes" role="navigation" aria-label="Mode"><a href="/lesson/{step or 1}" \
 id="mode-lesson"{' aria-current="page"' if step else ""}>Lesson</a><a href="/" id="mode-free"\
 {"" if step else ' aria-current="page"'}>Free mode</a></div>
-{_lesson_section()}
+{_lesson_section(room(request))}
 <div id="free" class="free-mode" data-mode="{mode}" data-step="{step or 1}">
 <h1>Who waits, and what gets lost?</h1>
 <p class="intro">Every button registers the runner below and sends a confirmation email: the
@@ -174,20 +190,20 @@ request)</summary><div class="knobs">{knob_inputs}</div></details>
 <button type="button" id="reset-knobs"{locked}>Reset</button></div>
 <p id="knob-status" role="status" aria-live="polite"></p></form></section>
 </div>"""
-    return _layout("marathon: who waits, and what gets lost?", body, script=True, mode=mode)
+    return layout("marathon: who waits, and what gets lost?", body, script=True, mode=mode)
 
 
 @get("/", media_type=MediaType.HTML, include_in_schema=False)
-async def index(state: State) -> str:
-    return _workshop(state.settings, None)
+async def index(request: Request[Any, Any, State]) -> str:
+    return _workshop(request, None)
 
 
 @get("/lesson/{number:int}", media_type=MediaType.HTML, include_in_schema=False)
-async def lesson_page(state: State, number: FromPath[int]) -> str:
+async def lesson_page(request: Request[Any, Any, State], number: FromPath[int]) -> str:
     """The page in lesson mode, on step `number` (a deep link for the projector)."""
     if not 1 <= number <= len(lesson_steps.STEPS):
         raise NotFoundException(detail=f"the lesson has steps 1 to {len(lesson_steps.STEPS)}")
-    return _workshop(state.settings, number)
+    return _workshop(request, number)
 
 
 @get("/api/lesson")
@@ -219,7 +235,7 @@ async def registrations_page(request: Request[Any, Any, State], state: State) ->
         f"<td>{created:%H:%M:%S}</td><td>{escape(st or 'not queued')}</td><td>{att or ''}</td></tr>"
         for rid, mail, dist, created, st, att in rows
     )
-    return _layout(
+    return layout(
         "Registrations",
         "<h1>Registrations</h1><p>What the database holds (newest first), and for queued "
         "registrations the state of the confirmation.</p><div class=scroll><table><thead><tr>"
@@ -234,7 +250,7 @@ async def outbox_page(request: Request[Any, Any, State], state: State) -> str:
     full = is_instructor(request)
     settings: Settings = state.settings
     if not settings.uses_sandbox:
-        return _layout("Outbox", "<h1>Outbox</h1><p>Real Resend: see its dashboard.</p>")
+        return layout("Outbox", "<h1>Outbox</h1><p>Real Resend: see its dashboard.</p>")
     with suppress_instrumentation():
         async with httpx.AsyncClient(timeout=5) as client:
             emails = (await client.get(f"{settings.email_api_url}/outbox")).json()["data"][:100]
@@ -245,7 +261,7 @@ async def outbox_page(request: Request[Any, Any, State], state: State) -> str:
         "</td></tr>"
         for e in emails
     )
-    return _layout(
+    return layout(
         "Outbox",
         f"<h1>Outbox</h1><p>{len(emails)} email(s) delivered by the email API, newest first. "
         "The idempotency key is the runner id.</p><div class=scroll><table><thead><tr>"

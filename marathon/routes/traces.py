@@ -21,10 +21,12 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from opentelemetry.sdk.trace import ReadableSpan
 
 from marathon import tracing
+from marathon.routes.pages import layout
 from marathon.service.settings import Settings
 from marathon.strategies import STRATEGIES
 from marathon.tracing import jaeger_json
 from marathon.tracing import jaeger_query as query
+from marathon.views import spans
 from marathon.views import svg as svg_view
 from marathon.views.waterfall import from_jaeger
 
@@ -224,7 +226,8 @@ def _missing_page(trace_id: str, status: int, reason: str, service: str) -> Resp
         'for longer.</p><p><a href="/">Back to the workshop page</a> · '
         f'<a href="/api/traces?service={escape(service)}&amp;limit=20">recent traces (JSON)</a></p>'
     )
-    page = svg_view.html_page(f"trace {trace_id}: not here", body)
+    title = f"trace {trace_id}: not here"
+    page = layout(title, f"<h1>{escape(title)}</h1>{body}")
     return Response(page, status_code=status, media_type=MediaType.HTML)
 
 
@@ -271,11 +274,14 @@ async def trace_page(state: State, trace_id: FromPath[str]) -> Response[str]:
         facts.append(f"{len(waterfall.failed)} failed or cancelled")
     if running:
         facts.append(f"{running} still running (this page refreshes)")
+    title = f"{waterfall.title}: trace {shown}"
     body = (
-        f"<p>{' · '.join(facts)}</p><p>{' · '.join(links)}</p>"
-        f"<div class=scroll>{svg_view.svg([waterfall])}</div>"
+        f'<p class="back"><a href="/">&larr; Back to the workshop</a></p>'
+        f"<h1>{escape(title)}</h1><p>{' · '.join(facts)}</p><p>{' · '.join(links)}</p>"
+        f'<div class="scroll trace-waterfall">{svg_view.svg([waterfall])}</div>'
+        f"{spans.details([trace, *attempts])}"
     )
-    page = svg_view.html_page(f"{waterfall.title}: trace {shown}", body)
+    page = layout(title, body, scripts=("trace.js",))
     refresh = '<meta http-equiv="refresh" content="1">' if running else ""
     return Response(page.replace("<head>", f"<head>{refresh}", 1), media_type=MediaType.HTML)
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 
 from marathon.service.settings import Settings
 
-__all__ = ["is_instructor", "is_loopback", "require_admin"]
+__all__ = ["is_instructor", "is_loopback", "refusal", "require_admin", "shared_changes"]
 
 
 def is_loopback(host: str) -> bool:
@@ -29,37 +29,47 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve beyond loopback
 
 
-def _has_token(request: Request[Any, Any, State], settings: Settings) -> bool:
-    if not settings.admin_token:
-        return False
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        token.strip().encode(), settings.admin_token.encode()
-    )
-
-
-def is_instructor(request: Request[Any, Any, State]) -> bool:
-    """Whether this request comes from the instructor: on loopback anyone, beyond it the
-    token's holder (what `require_admin` lets through, as a question, for what one may see)."""
-    settings: Settings = request.app.state.settings
-    return is_loopback(settings.bind_host) or _has_token(request, settings)
-
-
-def require_admin(request: Request[Any, Any, State]) -> None:
-    """Return if this request may change shared state; else 401 (no or wrong token) or 403
-    (no token configured on a public bind: the message says how to set one)."""
-    settings: Settings = request.app.state.settings
+def shared_changes(settings: Settings) -> str:
+    """Who may change what everyone shares on this server: "anyone" (loopback), "instructor"
+    (the token) or "nobody" (beyond loopback without a token configured)."""
     if is_loopback(settings.bind_host):
-        return
-    if not settings.admin_token:
-        raise PermissionDeniedException(
+        return "anyone"
+    return "instructor" if settings.admin_token else "nobody"
+
+
+def refusal(settings: Settings, authorization: str) -> HTTPException | None:
+    """None if a request with this `Authorization` header may change shared state; else what
+    to answer: 401 (no or wrong token) or 403 (no token configured on a public bind: the message
+    says how to set one)."""
+    who = shared_changes(settings)
+    if who == "anyone":
+        return None
+    if who == "nobody":
+        return PermissionDeniedException(
             detail=f"This server listens on {settings.bind_host}, beyond loopback: shared changes"
             " need the instructor. Start it with MARATHON_ADMIN_TOKEN=<a secret> and send"
             " Authorization: Bearer <the secret>."
         )
-    if not _has_token(request, settings):
-        raise NotAuthorizedException(
+    scheme, _, token = authorization.partition(" ")
+    expected = (settings.admin_token or "").encode()  # not empty: "instructor" has a token
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+        return NotAuthorizedException(
             detail="Shared changes need the instructor's token: Authorization: Bearer <token>"
             " (MARATHON_ADMIN_TOKEN)",
             headers={"WWW-Authenticate": 'Bearer realm="marathon"'},
         )
+    return None
+
+
+def is_instructor(request: Request[Any, Any, State]) -> bool:
+    """May this request change shared state (the page asks, to know whose screen it is on)?"""
+    settings: Settings = request.app.state.settings
+    return refusal(settings, request.headers.get("authorization", "")) is None
+
+
+def require_admin(request: Request[Any, Any, State]) -> None:
+    """Return if this request may change shared state; else raise `refusal`'s answer."""
+    settings: Settings = request.app.state.settings
+    refused = refusal(settings, request.headers.get("authorization", ""))
+    if refused is not None:
+        raise refused

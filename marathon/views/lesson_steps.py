@@ -71,9 +71,25 @@ class Step:
     takeaway: str
     choices: tuple[str, ...] = ()  # the strategies to pick from, for "strategies"
 
-    def as_json(self, number: int) -> dict[str, Any]:
-        return {"number": number, **asdict(self), "choices": list(self.choices)}
+    @property
+    def shared(self) -> bool:
+        """Does running it change what every learner shares? A scenario sets shared knobs, and
+        so does a run with "shared" limits: beyond loopback only the instructor may."""
+        return "scenario" in self.run or "shared" in self.run
 
+    def as_json(self, number: int) -> dict[str, Any]:
+        return {
+            "number": number,
+            **asdict(self),
+            "choices": list(self.choices),
+            "shared": self.shared,
+        }
+
+
+NOT_CHECKED = (
+    "no runner id in the answer (a refused registration gets none): no row or email of its own"
+    " to look up"
+)
 
 ALL = ("sequential", "fire-and-forget", "concurrent", "wait-until", "queued")
 
@@ -190,4 +206,6 @@ def as_json() -> dict[str, Any]:
         "where": WHERE,
         "answers": {w: {"label": a.label, "verdict": a.verdict} for w, a in ANSWERS.items()},
         "verdicts": vocabulary(),  # what the page shows for each key an outcome carries
+        # An outcome's `stored`/`delivered` is null when its answer carried no runner id.
+        "not_checked": NOT_CHECKED,
     }

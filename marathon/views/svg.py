@@ -32,6 +32,7 @@ LABEL_W, DUR_W, ROW_H, TITLE_H, GAP, PAD = 300, 110, 20, 28, 14, 10
 # several waterfalls on one slide. Its label column grows (up to LABEL_W) to fit the longest
 # label, "send confirmation · wait_until": a cut owner would hide the lesson.
 COMPACT_LABEL_W, COMPACT_DUR_W, COMPACT_GAP, COMPACT_WIDTH = 200, 90, 8, 760
+COMPACT_ROW_H = 17  # five strategies' rows and the legend under a 1280x720 slide's question
 INDENT = 8  # per depth
 CHAR_W = 7.9  # one character of the 13-unit monospace label
 
@@ -80,17 +81,16 @@ DEFS = (
 )
 
 
-# (row, x, swatch class, label): a bar's colour says what happened to it; hatched, that nobody
-# waited for it.
+# (swatch class, label): a bar's colour says what happened to it; hatched, that nobody waited
+# for it. Only the swatches a drawing uses are shown.
 LEGEND = [
-    (0, 0, "finished", FATES["finished"][2]),
-    (0, 100, "failed", FATES["failed"][2]),
-    (0, 180, "cancelled", FATES["cancelled"][2]),
-    (1, 0, "waited-swatch", "solid: the user waited for it"),
-    (1, 220, "after-swatch", "hatched: ended after the response"),
-    (1, 470, "resp", "response sent"),
+    ("finished", FATES["finished"][2]),
+    ("failed", FATES["failed"][2]),
+    ("cancelled", FATES["cancelled"][2]),
+    ("waited-swatch", "solid: the user waited for it"),
+    ("after-swatch", "hatched: ended after the response"),
+    ("resp", "response sent"),
 ]
-LEGEND_ROWS = 1 + max(row for row, *_ in LEGEND)
 
 
 def _f(x: float) -> str:
@@ -152,6 +152,8 @@ def svg(
     rows and names each request bar after its strategy (a slide with several waterfalls)."""
     label_w, dur_w = (_compact_label_w(waterfalls), COMPACT_DUR_W) if compact else (LABEL_W, DUR_W)
     title_h, gap = (0, COMPACT_GAP) if compact else (TITLE_H, GAP)
+    row_h = COMPACT_ROW_H if compact else ROW_H
+    baseline = row_h - 4 if compact else 14  # of a row's text, from the row's top
     # A wider label column narrows the bars, not the text: the drawing keeps its width, so the
     # page's columns (the lesson's is about 780 px at 1280) still draw 12-unit text at 12 px.
     width = width or (COMPACT_WIDTH if compact else 980)
@@ -172,17 +174,18 @@ def svg(
             out.append(f'<text class="t" x="{PAD}" y="{y + 18}">{escape(head)}</text>')
         top = y + title_h
         for i, bar in enumerate(w.bars):
-            row_y = top + i * ROW_H
+            row_y = top + i * row_h
             left, right = x(bar.start_ms), max(x(bar.end_ms), x(bar.start_ms) + 1.5)
             name = w.title if compact and bar.request else None
             label = escape(_label(bar, service, label_w, name))
             cls = "l req" if bar.request else "l"
             indent = PAD + INDENT * bar.depth
-            out.append(f'<text class="{cls}" x="{indent}" y="{row_y + 14}">{label}</text>')
+            out.append(f'<text class="{cls}" x="{indent}" y="{row_y + baseline}">{label}</text>')
             out.append(
                 f'<rect class="bar {_bar_class(bar)}" x="{_f(left)}" y="{row_y + 3}" '
-                f'width="{_f(right - left)}" height="{ROW_H - 6}" rx="2" '
-                f'data-span="{escape(bar.name)}" data-status="{bar.status}" '
+                f'width="{_f(right - left)}" height="{row_h - 6}" rx="2" '
+                f'data-span="{escape(bar.name)}" data-span-id="{escape(bar.span_id)}" '
+                f'data-status="{bar.status}" '
                 f'data-after-response="{str(bar.after_response).lower()}" '
                 f'data-owner="{escape(bar.owner or "")}" '
                 f'data-outcome="{escape(bar.outcome or "")}" '
@@ -190,10 +193,10 @@ def svg(
                 f"<title>{escape(_tooltip(bar))}</title></rect>"
             )
             out.append(
-                f'<text class="d" x="{width - PAD}" y="{row_y + 14}">'
+                f'<text class="d" x="{width - PAD}" y="{row_y + baseline}">'
                 f"{bar.duration_ms:,.0f} ms {mark(bar)}</text>"
             )
-        bottom = top + len(w.bars) * ROW_H
+        bottom = top + len(w.bars) * row_h
         if w.response_ms is not None:
             rx = _f(x(w.response_ms))
             out.append(
@@ -222,9 +225,20 @@ def svg(
             f"{axis * t / 4:,.0f} ms</text>"
         )
     axis_line = f'<line class="axis" x1="{_f(x(0))}" x2="{_f(x(axis))}" y1="{y}" y2="{y}"/>'
-    legend_y = y + 36
-    items = []
-    for row, lx, cls, label in LEGEND:
+    legend_y = y + (28 if compact else 36)
+    bars = [b for w in waterfalls for b in w.bars]
+    used: set[str] = {fate(b) for b in bars}
+    used |= {"after-swatch" if b.after_response else "waited-swatch" for b in bars}
+    if any(w.response_ms is not None for w in waterfalls):
+        used.add("resp")
+    items: list[str] = []
+    lx = row = 0
+    for cls, label in LEGEND:
+        if cls not in used:
+            continue
+        room = 36 + round(len(label) * 6.6)  # swatch, label, gap: a new row when it is full
+        if lx and lx + room > width - 2 * PAD:
+            lx, row = 0, row + 1
         ly = 16 * row
         swatch = (
             f'<line class="resp" x1="{lx + 7}" x2="{lx + 7}" y1="{ly - 12}" y2="{ly + 3}"/>'
@@ -232,13 +246,14 @@ def svg(
             else f'<rect class="bar {cls}" x="{lx}" width="14" height="10" y="{ly - 9}"/>'
         )
         items.append(f'{swatch}<text x="{lx + 20}" y="{ly}">{escape(label)}</text>')
-    # Every mark beside a bar, and the owners after a name, on two more lines of text.
-    notes = wrap(legend_items(), 130)
-    for i, line in enumerate(notes, start=LEGEND_ROWS):
+        lx += room
+    # The marks beside these bars, and the owners after their names, on more lines of text.
+    notes = [n for n in wrap(legend_items(bars), int((width - 2 * PAD) / 6.6)) if n]
+    for i, line in enumerate(notes, start=row + 1):
         items.append(f'<text class="marks" y="{16 * i}">{escape(line)}</text>')
     legend = f'<g class="legend" transform="translate({PAD},{legend_y})">{"".join(items)}</g>'
 
-    height = legend_y + 16 * (len(notes) + LEGEND_ROWS - 1) + PAD
+    height = legend_y + 16 * (len(notes) + row) + PAD
     # No width or height: the viewBox keeps the proportions and the container sets the size.
     classes = "waterfalls compact" if compact else "waterfalls"
     return (

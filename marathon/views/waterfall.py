@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -209,13 +209,23 @@ def _cut_off(bars: list[Bar]) -> list[Bar]:
     return list(out.values())
 
 
-def legend_items() -> list[str]:
-    """What every mark and owner means, one item each (the views' legends wrap them)."""
-    return [
-        *(f"{m} {meaning}" for m, meaning in MARKS),
-        *(f"· {owner}: {meaning}" for owner, meaning in OWNERS),
-        "no owner shown: the request awaited it",
-    ]
+def legend_items(bars: Iterable[Bar] | None = None) -> list[str]:
+    """What every mark and owner means, one item each (the views' legends wrap them); with
+    `bars`, only the marks and owners those bars show."""
+    if bars is None:
+        return [
+            *(f"{m} {meaning}" for m, meaning in MARKS),
+            *(f"· {owner}: {meaning}" for owner, meaning in OWNERS),
+            "no owner shown: the request awaited it",
+        ]
+    shown = list(bars)
+    marks = {mark(b) for b in shown} | ({LINK_MARK} if any(b.linked for b in shown) else set())
+    owners = {b.owner for b in shown}
+    items = [f"{m} {meaning}" for m, meaning in MARKS if m in marks]
+    items += [f"· {owner}: {meaning}" for owner, meaning in OWNERS if owner in owners]
+    if owners & {o for o, _ in OWNERS} and owners - {o for o, _ in OWNERS}:
+        items.append("no owner shown: the request awaited it")
+    return items
 
 
 def wrap(items: list[str], width: int) -> list[str]:

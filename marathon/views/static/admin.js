@@ -2,6 +2,9 @@
 // POST /api/scenarios/..., POST /api/queue/retry-dead). On loopback the server needs no token;
 // beyond it, it answers 401/403 until the instructor's token (MARATHON_ADMIN_TOKEN) comes along.
 // Then this asks for the token once, keeps it for the tab (sessionStorage), and retries.
+// window.marathonRoom(): the server's view of this tab (GET /api/lesson/room, with the token if
+// one is kept), without asking; window.marathonSignIn(): asks for the token when the instructor
+// says so (a button), keeps it if the server takes it.
 (function () {
   "use strict";
   var KEY = "marathon.adminToken";
@@ -28,6 +31,20 @@
   async function message(response) {
     try { return (await response.clone().json()).detail || ""; } catch (e) { return ""; }
   }
+
+  window.marathonToken = stored;
+
+  window.marathonRoom = async function () {
+    return (await fetch("/api/lesson/room", withToken({}, stored()))).json();
+  };
+
+  window.marathonSignIn = async function () {
+    var token = window.prompt("The instructor's token (MARATHON_ADMIN_TOKEN)", "");
+    if (!token) return window.marathonRoom();
+    var room = await (await fetch("/api/lesson/room", withToken({}, token.trim()))).json();
+    if (room.instructor) store(token.trim());
+    return room;
+  };
 
   window.marathonFetch = async function (url, options) {
     var response = await fetch(url, withToken(options, stored()));

@@ -7,6 +7,13 @@ const LESSON = JSON.parse($("#lesson-data").textContent);
 const STEPS = LESSON.steps;
 let step = Number($("#free").dataset.step) || 1;
 let running = false;
+// The server's view of this tab (marathon/routes/lesson.py): the steps it watches rather than
+// runs (they change what the whole room shares: the instructor's, beyond loopback), and what to
+// say on them. Embedded for a tab without a token; asked again with the instructor's token.
+let ROOM = JSON.parse($("#lesson-room").textContent);
+const RESULTS = {}; // the instructor's latest result per step
+let results = null; // their stream (GET /api/lesson/results/events), opened on a watched step
+const watching = (n) => ROOM.watch_steps.includes(n);
 
 // Does a "strategies" answer name this outcome? The server judged it (its `verdicts`, from
 // marathon/outcomes.py): no rule is written here. Only "waited" is read, from the trace.
@@ -45,12 +52,40 @@ function show(n, { push = true } = {}) {
   $("#lesson-question").textContent = s.question;
   $("#lesson-predict").innerHTML = `<legend>Your prediction</legend>${predictionControls(s)}`;
   $("#lesson-result").innerHTML = "";
+  delete $("#lesson-result").dataset.step;
+  roomView();
   $("#lesson-prev").disabled = step === 1;
   $("#lesson-next").disabled = step === STEPS.length;
   $("#mode-lesson").href = `/lesson/${step}`;
   document.title = `${step}/${STEPS.length} ${s.title} · marathon`;
   if (push && location.pathname !== `/lesson/${step}`) history.pushState({ step }, "", `/lesson/${step}`);
   window.scrollTo(0, 0);
+}
+
+// A watched step: the server's sentence instead of the run button, and the instructor's latest
+// result for it, against this learner's own prediction.
+function roomView() {
+  const watched = watching(step);
+  $("#lesson-watch").hidden = !watched;
+  $("#lesson-run").hidden = watched;
+  $("#lesson-notice").textContent = ROOM.notice;
+  $("#lesson-sign-in").hidden = ROOM.shared_changes !== "instructor";
+  if (watched && !results) {
+    results = new EventSource("/api/lesson/results/events");
+    results.addEventListener("result", (e) => {
+      const published = JSON.parse(e.data);
+      RESULTS[published.step] = published;
+      showInstructorResult(published);
+    });
+  }
+  if (watched && RESULTS[step]) showInstructorResult(RESULTS[step]);
+}
+
+async function showInstructorResult(published) {
+  const s = STEPS[published.step - 1];
+  if (step !== published.step || !watching(step) || running) return;
+  const at = new Date(published.at).toLocaleTimeString();
+  await renderResult(s, published.step, prediction(s), published.outcomes, `The instructor's run at ${at}: `);
 }
 
 function prediction(s) {
@@ -165,9 +200,11 @@ function answerText(s, guess, outcomes) {
   return `${you(guess.length ? guess.join(", ") : "none")} · <b>${LESSON.answers[s.answer.where].label}: ${actual.length ? actual.join(", ") : "none"}</b>${verdict}`;
 }
 
+// null: nothing to look up (the server's sentence for it, under the table).
 function cellYes(value) {
+  if (value == null) return `<td class="unchecked" title="${html(LESSON.not_checked)}">–</td>`;
   const text = yesNo(value);
-  return `<td class="${text === "NO" ? "no" : text === "yes" ? "yes" : ""}">${text}</td>`;
+  return `<td class="${text === "NO" ? "no" : "yes"}">${text}</td>`;
 }
 
 function outcomeTable(s, outcomes) {
@@ -190,9 +227,11 @@ function outcomeTable(s, outcomes) {
       <td>${ms(o.client_ms)}</td>${cellYes(o.stored)}${cellYes(o.delivered)}</tr>${verdict
       ? `<tr class="verdict-row" data-strategy="${o.strategy}"><td colspan="5">${html(verdict)}</td></tr>` : ""}`;
   }).join("");
+  const unchecked = outcomes.some((o) => o.stored == null || o.delivered == null)
+    ? `<p class="note">– ${html(LESSON.not_checked)}</p>` : "";
   return `<table class="outcomes"><thead><tr><th scope="col">strategy</th><th scope="col">HTTP</th>
     <th scope="col">waited</th><th scope="col">row</th><th scope="col">email</th></tr></thead>
-    <tbody>${rows}</tbody></table>`;
+    <tbody>${rows}</tbody></table>${unchecked}`;
 }
 
 async function tracesToDraw(s, outcomes) {
@@ -204,18 +243,30 @@ async function tracesToDraw(s, outcomes) {
   return Object.values(first);
 }
 
-// The result in view; with the question above it too when both fit on the screen.
+// The step's title and question, and its result below them: the slide from its counter down.
+// If even that is too tall for the screen, the result (reached with the keys or the mouse).
 function revealResult() {
   const result = $("#lesson-result");
-  const question = $("#lesson-question").getBoundingClientRect();
+  const top = $("#lesson").getBoundingClientRect().top;
   const bottom = result.getBoundingClientRect().bottom;
-  if (question.top >= 0 && bottom <= window.innerHeight) return;
-  if (bottom - question.top + 16 <= window.innerHeight) window.scrollBy(0, question.top - 8);
+  if (top >= 0 && bottom <= window.innerHeight) return;
+  if (bottom - top + 4 <= window.innerHeight) window.scrollBy(0, top - 4);
   else reveal(result);
 }
 
+async function renderResult(s, at, guess, outcomes, by = "") {
+  const result = $("#lesson-result");
+  const svg = await waterfallSvg(await tracesToDraw(s, outcomes), "&depth=1&compact=true");
+  if (step !== at) return; // the presenter moved on meanwhile
+  result.innerHTML = `<p class="answer">${html(by)}${answerText(s, guess, outcomes)}</p>
+    <div class="lesson-grid"><div class="lesson-facts">${outcomeTable(s, outcomes)}</div>
+    <div class="lesson-waterfall">${svg}</div></div>
+    <p class="takeaway"><b>Takeaway:</b> ${html(s.takeaway)}</p>`;
+  result.dataset.step = at;
+}
+
 async function runStep() {
-  if (running) return;
+  if (running || watching(step)) return;
   running = true;
   const s = STEPS[step - 1];
   const at = step;
@@ -229,13 +280,13 @@ async function runStep() {
   try {
     const kind = Object.keys(RUNS).find((k) => k in s.run);
     const outcomes = await RUNS[kind](s.run);
-    const svg = await waterfallSvg(await tracesToDraw(s, outcomes), "&depth=1&compact=true");
-    if (step !== at) return; // the presenter moved on meanwhile
-    result.innerHTML = `<p class="answer">${answerText(s, guess, outcomes)}</p>
-      <div class="lesson-grid"><div class="lesson-facts">${outcomeTable(s, outcomes)}
-      <p class="takeaway"><b>Takeaway:</b> ${html(s.takeaway)}</p></div>
-      <div class="lesson-waterfall">${svg}</div></div>`;
-    result.dataset.step = at;
+    // A shared step's result goes to every learner's screen too (they watch it, not run it).
+    if (s.shared) {
+      adminFetch(`/api/lesson/${at}/result`, {
+        method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ outcomes }),
+      });
+    }
+    await renderResult(s, at, guess, outcomes);
   } catch (e) {
     result.innerHTML = `<p class="no">Could not run the step: ${html(e.message)}</p>`;
   } finally {
@@ -282,5 +333,21 @@ window.addEventListener("popstate", () => {
   if (m) show(Number(m[1]), { push: false });
 });
 
+$("#lesson-sign-in").addEventListener("click", async () => {
+  ROOM = await window.marathonSignIn();
+  roomView();
+});
+// A learner's own prediction, typed after the instructor's result arrived, is compared too.
+$("#lesson-predict").addEventListener("change", () => {
+  if (watching(step) && RESULTS[step]) showInstructorResult(RESULTS[step]);
+});
+
 setMode(document.body.classList.contains("mode-lesson") ? "lesson" : "free");
 show(step, { push: false });
+// The instructor's tab keeps its token (admin.js): the server then says it runs every step.
+if (ROOM.watch_steps.length && window.marathonToken()) {
+  window.marathonRoom().then((room) => {
+    ROOM = room;
+    roomView();
+  });
+}
