@@ -82,11 +82,18 @@ def test_the_first_measurement_pays_no_cold_start() -> None:
     tls_context.cache_clear()  # as in a fresh kernel, whatever this process sent before
     lab = notebook.start()
     try:
-        run = lab.register("sequential", email_latency_ms=100, db_latency_ms=10)
+        runs = [lab.register("sequential", email_latency_ms=100, db_latency_ms=10) for _ in "abc"]
     finally:
         lab.stop()
-    assert run.waterfall is not None
-    server = next(b for b in run.waterfall.bars if b.name == "POST /emails")
-    [client] = [b for b in run.waterfall.bars if b.span_id == server.parent_id]
-    # Cold, the sandbox saw the call 20 ms (idle machine) to 100 ms (busy) after it was sent.
-    assert server.start_ms - client.start_ms < 15
+
+    def gap(run: notebook.Run) -> float:
+        """From the email call leaving the app to the sandbox seeing it."""
+        assert run.waterfall is not None
+        server = next(b for b in run.waterfall.bars if b.name == "POST /emails")
+        [client] = [b for b in run.waterfall.bars if b.span_id == server.parent_id]
+        return server.start_ms - client.start_ms
+
+    first, *later = map(gap, runs)
+    # Cold, the first call reached the sandbox 20 ms (idle machine) to 100 ms (busy) later than
+    # the calls after it; warm, it is one of them (a relation, so a loaded machine cannot fail it).
+    assert first <= 2 * max(later) + 10, (first, later)
