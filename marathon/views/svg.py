@@ -81,15 +81,14 @@ DEFS = (
 )
 
 
-# (swatch class, label): a bar's colour says what happened to it; hatched, that nobody waited
-# for it. Only the swatches a drawing uses are shown.
+# (swatch class, label, its short form for a compact drawing, so its legend keeps to one row):
+# a bar's colour says what happened to it; hatched, that nobody waited for it. Only the
+# swatches a drawing uses are shown.
 LEGEND = [
-    ("finished", FATES["finished"][2]),
-    ("failed", FATES["failed"][2]),
-    ("cancelled", FATES["cancelled"][2]),
-    ("waited-swatch", "solid: the user waited for it"),
-    ("after-swatch", "hatched: ended after the response"),
-    ("resp", "response sent"),
+    *((fate, meaning, meaning.split(" (")[0]) for fate, (_, _, meaning) in FATES.items()),
+    ("waited-swatch", "solid: the user waited for it", "the user waited"),
+    ("after-swatch", "hatched: ended after the response", "after the response"),
+    ("resp", "response sent", "response sent"),
 ]
 
 
@@ -233,9 +232,10 @@ def svg(
         used.add("resp")
     items: list[str] = []
     lx = row = 0
-    for cls, label in LEGEND:
+    for cls, full, short in LEGEND:
         if cls not in used:
             continue
+        label = short if compact else full
         room = 36 + round(len(label) * 6.6)  # swatch, label, gap: a new row when it is full
         if lx and lx + room > width - 2 * PAD:
             lx, row = 0, row + 1
