@@ -160,7 +160,14 @@ async def test_the_room_says_which_steps_a_learner_watches(
 async def test_only_the_instructor_publishes_a_steps_result(
     public_with_token: httpx.AsyncClient,
 ) -> None:
-    outcome = {"strategy": "queued", "status": 202, "stored": True, "email": "ada@example.com"}
+    runner_id = "0f3c9a1e-2b4d-4c6e-8a0b-1d2e3f405162"
+    outcome = {
+        "strategy": "queued",
+        "status": 202,
+        "stored": True,
+        "email": "ada@example.com",
+        "id": runner_id,
+    }
     body = {"outcomes": [outcome]}
     r = await public_with_token.put("/api/lesson/3/result", json=body)
     assert r.status_code == 401, r.text
@@ -170,9 +177,9 @@ async def test_only_the_instructor_publishes_a_steps_result(
     assert r.status_code == 200, r.text
     latest = (await public_with_token.get("/api/lesson/3/result")).json()
     assert latest["step"] == 3
-    assert latest["outcomes"] == [{"strategy": "queued", "status": 202, "stored": True}], (
-        "only the lesson's facts are kept: no address"
-    )
+    assert latest["outcomes"] == [
+        {"strategy": "queued", "status": 202, "stored": True, "id": "0f3c9a1e…"}
+    ], "only the lesson's facts are kept: no address, and the runner id as others may see it"
     r = await public_with_token.put("/api/lesson/9/result", json=body, headers=bearer)
     assert r.status_code == 404
 
